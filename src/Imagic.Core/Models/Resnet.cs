@@ -1,0 +1,94 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Imagic.Models;
+
+/// <summary>
+/// diffusers' <c>ResnetBlock2D</c> with <c>time_embedding_norm="default"</c>:
+/// GroupNorm → act → conv → (+ time projection) → GroupNorm → act → conv, plus a 1×1 shortcut when
+/// the channel count changes. The VAE uses it without a time embedding.
+/// </summary>
+public sealed class ResnetBlock2D : Module
+{
+    public readonly GroupNorm norm1;
+    public readonly Conv2d conv1;
+    public readonly Linear? time_emb_proj;
+    public readonly GroupNorm norm2;
+    public readonly Conv2d conv2;
+    public readonly Conv2d? conv_shortcut;
+
+    readonly string _act;
+    readonly double _outputScale;
+
+    public ResnetBlock2D(int inChannels, int outChannels, int? tembChannels, int groups, double eps,
+        string act = "silu", double outputScaleFactor = 1.0) : base(nameof(ResnetBlock2D))
+    {
+        _act = act;
+        _outputScale = outputScaleFactor;
+        norm1 = Layers.GroupNorm(groups, inChannels, eps);
+        conv1 = Layers.Conv(inChannels, outChannels, 3);
+        if (tembChannels is int t)
+            time_emb_proj = nn.Linear(t, outChannels);
+        norm2 = Layers.GroupNorm(groups, outChannels, eps);
+        conv2 = Layers.Conv(outChannels, outChannels, 3);
+        if (inChannels != outChannels)
+            conv_shortcut = Layers.Conv(inChannels, outChannels, 1);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor? temb)
+    {
+        var h = conv1.call(Layers.Activate(_act, norm1.call(x)));
+        if (time_emb_proj is not null && temb is not null)
+            h = h + time_emb_proj.call(Layers.Activate(_act, temb)).unsqueeze(-1).unsqueeze(-1);
+        h = conv2.call(Layers.Activate(_act, norm2.call(h)));
+        var skip = conv_shortcut is null ? x : conv_shortcut.call(x);
+        var y = skip + h;
+        return _outputScale == 1.0 ? y : y / _outputScale;
+    }
+}
+
+/// <summary>diffusers' <c>Downsample2D</c> with a strided 3×3 convolution (key <c>conv</c>).</summary>
+public sealed class Downsample2D : Module
+{
+    public readonly Conv2d conv;
+    readonly int _padding;
+
+    /// <param name="padding">1 in the UNet; 0 in the VAE, which pads right and bottom by one instead.</param>
+    public Downsample2D(int channels, int padding) : base(nameof(Downsample2D))
+    {
+        _padding = padding;
+        conv = Layers.Conv(channels, channels, 3, stride: 2, padding: padding);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        if (_padding == 0)
+            x = functional.pad(x, new long[] { 0, 1, 0, 1 }, PaddingModes.Constant, 0);
+        return conv.call(x);
+    }
+}
+
+/// <summary>diffusers' <c>Upsample2D</c>: nearest-neighbour ×2 (or to a given size), then a 3×3 conv.</summary>
+public sealed class Upsample2D : Module
+{
+    public readonly Conv2d conv;
+
+    public Upsample2D(int channels) : base(nameof(Upsample2D))
+    {
+        conv = Layers.Conv(channels, channels, 3);
+        RegisterComponents();
+    }
+
+    /// <param name="size">Target [H, W]; the skip connection's size when the input was odd-sized.</param>
+    public Tensor Forward(Tensor x, long[]? size = null)
+    {
+        var up = size is null
+            ? functional.interpolate(x, scale_factor: new double[] { 2.0, 2.0 }, mode: InterpolationMode.Nearest)
+            : functional.interpolate(x, size: size, mode: InterpolationMode.Nearest);
+        return conv.call(up);
+    }
+}

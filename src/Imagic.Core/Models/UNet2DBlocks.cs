@@ -1,0 +1,157 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Imagic.Models;
+
+/// <summary>Settings every attention block of one UNet shares.</summary>
+internal sealed record UNetBlockSettings(int TembChannels, int Groups, double Eps, string Act,
+    int CrossAttentionDim, bool UseLinearProjection);
+
+/// <summary>
+/// A UNet encoder stage: resnets (each optionally followed by a transformer) and an optional
+/// strided-conv downsampler. <see cref="CrossAttnDownBlock2D"/> and <see cref="DownBlock2D"/>
+/// differ only in whether <c>attentions</c> exists, which is what their checkpoint keys show.
+/// </summary>
+public abstract class UNetDownBlock : Module
+{
+    public readonly ModuleList<ResnetBlock2D> resnets;
+    public readonly ModuleList<Transformer2DModel>? attentions;
+    public readonly ModuleList<Downsample2D>? downsamplers;
+
+    private protected UNetDownBlock(string name, int layers, int inChannels, int outChannels, bool addDownsample,
+        int downsamplePadding, UNetBlockSettings s, int heads, int transformerLayers, bool withAttention) : base(name)
+    {
+        resnets = new ModuleList<ResnetBlock2D>(Enumerable.Range(0, layers)
+            .Select(i => new ResnetBlock2D(i == 0 ? inChannels : outChannels, outChannels, s.TembChannels, s.Groups, s.Eps, s.Act))
+            .ToArray());
+        if (withAttention)
+            attentions = new ModuleList<Transformer2DModel>(Enumerable.Range(0, layers)
+                .Select(_ => new Transformer2DModel(heads, outChannels / heads, outChannels, transformerLayers,
+                    s.CrossAttentionDim, s.Groups, s.UseLinearProjection))
+                .ToArray());
+        if (addDownsample)
+            downsamplers = new ModuleList<Downsample2D>(new Downsample2D(outChannels, downsamplePadding));
+        RegisterComponents();
+    }
+
+    /// <summary>Runs the stage, appending every intermediate state to <paramref name="skips"/> for the decoder.</summary>
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips)
+    {
+        for (int i = 0; i < resnets.Count; i++)
+        {
+            x = resnets[i].Forward(x, temb);
+            if (attentions is not null)
+                x = attentions[i].Forward(x, context);
+            skips.Add(x);
+        }
+        if (downsamplers is not null)
+        {
+            x = downsamplers[0].Forward(x);
+            skips.Add(x);
+        }
+        return x;
+    }
+}
+
+public sealed class CrossAttnDownBlock2D : UNetDownBlock
+{
+    internal CrossAttnDownBlock2D(int layers, int inChannels, int outChannels, bool addDownsample, int downsamplePadding,
+        UNetBlockSettings s, int heads, int transformerLayers)
+        : base(nameof(CrossAttnDownBlock2D), layers, inChannels, outChannels, addDownsample, downsamplePadding, s, heads, transformerLayers, true) { }
+}
+
+public sealed class DownBlock2D : UNetDownBlock
+{
+    internal DownBlock2D(int layers, int inChannels, int outChannels, bool addDownsample, int downsamplePadding, UNetBlockSettings s)
+        : base(nameof(DownBlock2D), layers, inChannels, outChannels, addDownsample, downsamplePadding, s, 1, 1, false) { }
+}
+
+/// <summary>
+/// A UNet decoder stage: each resnet takes the previous state concatenated with one skip connection
+/// (consumed last-in, first-out), optionally followed by a transformer; then an optional upsampler.
+/// </summary>
+public abstract class UNetUpBlock : Module
+{
+    public readonly ModuleList<ResnetBlock2D> resnets;
+    public readonly ModuleList<Transformer2DModel>? attentions;
+    public readonly ModuleList<Upsample2D>? upsamplers;
+
+    private protected UNetUpBlock(string name, int layers, int inChannels, int prevOutputChannels, int outChannels,
+        bool addUpsample, UNetBlockSettings s, int heads, int transformerLayers, bool withAttention) : base(name)
+    {
+        resnets = new ModuleList<ResnetBlock2D>(Enumerable.Range(0, layers).Select(i =>
+        {
+            int skipChannels = i == layers - 1 ? inChannels : outChannels;
+            int resnetIn = i == 0 ? prevOutputChannels : outChannels;
+            return new ResnetBlock2D(resnetIn + skipChannels, outChannels, s.TembChannels, s.Groups, s.Eps, s.Act);
+        }).ToArray());
+        if (withAttention)
+            attentions = new ModuleList<Transformer2DModel>(Enumerable.Range(0, layers)
+                .Select(_ => new Transformer2DModel(heads, outChannels / heads, outChannels, transformerLayers,
+                    s.CrossAttentionDim, s.Groups, s.UseLinearProjection))
+                .ToArray());
+        if (addUpsample)
+            upsamplers = new ModuleList<Upsample2D>(new Upsample2D(outChannels));
+        RegisterComponents();
+    }
+
+    /// <summary>Runs the stage, popping one skip per resnet from the end of <paramref name="skips"/>.</summary>
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips)
+    {
+        for (int i = 0; i < resnets.Count; i++)
+        {
+            var skip = skips[^1];
+            skips.RemoveAt(skips.Count - 1);
+            x = resnets[i].Forward(torch.cat(new[] { x, skip }, dim: 1), temb);
+            if (attentions is not null)
+                x = attentions[i].Forward(x, context);
+        }
+        if (upsamplers is not null)
+        {
+            // Upsample to the next skip's size, which also covers inputs whose side is not a power of two.
+            long[]? size = skips.Count > 0 ? new[] { skips[^1].shape[2], skips[^1].shape[3] } : null;
+            x = upsamplers[0].Forward(x, size);
+        }
+        return x;
+    }
+}
+
+public sealed class CrossAttnUpBlock2D : UNetUpBlock
+{
+    internal CrossAttnUpBlock2D(int layers, int inChannels, int prevOutputChannels, int outChannels, bool addUpsample,
+        UNetBlockSettings s, int heads, int transformerLayers)
+        : base(nameof(CrossAttnUpBlock2D), layers, inChannels, prevOutputChannels, outChannels, addUpsample, s, heads, transformerLayers, true) { }
+}
+
+public sealed class UpBlock2D : UNetUpBlock
+{
+    internal UpBlock2D(int layers, int inChannels, int prevOutputChannels, int outChannels, bool addUpsample, UNetBlockSettings s)
+        : base(nameof(UpBlock2D), layers, inChannels, prevOutputChannels, outChannels, addUpsample, s, 1, 1, false) { }
+}
+
+/// <summary>diffusers' <c>UNetMidBlock2DCrossAttn</c>: resnet, then (transformer, resnet) pairs.</summary>
+public sealed class UNetMidBlock2DCrossAttn : Module
+{
+    public readonly ModuleList<Transformer2DModel> attentions;
+    public readonly ModuleList<ResnetBlock2D> resnets;
+
+    internal UNetMidBlock2DCrossAttn(int channels, UNetBlockSettings s, int heads, int transformerLayers, double outputScale)
+        : base(nameof(UNetMidBlock2DCrossAttn))
+    {
+        resnets = new ModuleList<ResnetBlock2D>(
+            new ResnetBlock2D(channels, channels, s.TembChannels, s.Groups, s.Eps, s.Act, outputScale),
+            new ResnetBlock2D(channels, channels, s.TembChannels, s.Groups, s.Eps, s.Act, outputScale));
+        attentions = new ModuleList<Transformer2DModel>(new Transformer2DModel(heads, channels / heads, channels,
+            transformerLayers, s.CrossAttentionDim, s.Groups, s.UseLinearProjection));
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context)
+    {
+        x = resnets[0].Forward(x, temb);
+        x = attentions[0].Forward(x, context);
+        return resnets[1].Forward(x, temb);
+    }
+}
