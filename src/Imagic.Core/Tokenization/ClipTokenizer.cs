@@ -173,8 +173,11 @@ public sealed class ClipTokenizer
     {
         var bytes = new List<byte>();
         foreach (long id in ids)
-            foreach (char c in _idToToken[id] ?? throw new ArgumentOutOfRangeException(nameof(ids), $"id {id} is not in the vocabulary"))
+        {
+            string? token = id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
+            foreach (char c in token ?? throw new ArgumentOutOfRangeException(nameof(ids), id, "not an id of this vocabulary"))
                 bytes.Add(_charToByte[c]);
+        }
         return Encoding.UTF8.GetString(bytes.ToArray()).Replace(EndOfWord, " ").Trim();
     }
 
