@@ -1,0 +1,81 @@
+using System.CommandLine;
+using Imagic.Imaging;
+using Imagic.IO;
+using Imagic.Pipelines;
+using TorchSharp;
+
+namespace Imagic.Cli.Commands;
+
+/// <summary><c>imagic generate</c>: text to image with DDIM and classifier-free guidance.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model", "-m")
+        {
+            Description = "Model folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).",
+            Required = true,
+        };
+        var prompt = new Option<string>("--prompt", "-p") { Description = "What the image should show.", Required = true };
+        var negative = new Option<string>("--negative-prompt")
+        {
+            Description = "What the image should not show; guidance pushes away from it. Default: empty.",
+            DefaultValueFactory = _ => "",
+        };
+        var steps = new Option<int>("--steps") { Description = "DDIM sampling steps.", DefaultValueFactory = _ => 50 };
+        var guidance = new Option<double>("--guidance")
+        {
+            Description = "Classifier-free guidance scale: higher follows the prompt more closely; 1 disables guidance.",
+            DefaultValueFactory = _ => 7.5,
+        };
+        var seed = new Option<long>("--seed") { Description = "Random seed; the same seed gives the same image.", DefaultValueFactory = _ => 0 };
+        var height = new Option<int?>("--height") { Description = "Image height in pixels, a multiple of 8 (of the VAE factor). Default: the model's resolution." };
+        var width = new Option<int?>("--width") { Description = "Image width in pixels, a multiple of 8 (of the VAE factor). Default: the model's resolution." };
+        var latents = new Option<string?>("--latents")
+        {
+            Description = "A safetensors file with a tensor named 'latents' [1, C, H/8, W/8]: the initial noise, to reproduce a run of another implementation.",
+        };
+        var output = new Option<string>("--out", "-o") { Description = "Output PNG path.", DefaultValueFactory = _ => "out.png" };
+
+        var command = new Command("generate", "Generate an image from a text prompt (text-to-image), the way Stable Diffusion does.\n" +
+            "Example: imagic generate --model models/shapes --prompt \"a large red circle in the center\" --out circle.png")
+        {
+            model, prompt, negative, steps, guidance, seed, height, width, latents, output,
+        };
+        command.SetAction(result =>
+        {
+            string outPath = result.GetValue(output)!;
+            if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+                throw new ImagicException($"--out must name a .png file, got '{outPath}'.");
+            var options = new SamplingOptions { Steps = result.GetValue(steps), GuidanceScale = result.GetValue(guidance) };
+            if (options.Steps < 1) throw new ImagicException("--steps must be at least 1.");
+
+            torch.set_num_threads(Environment.ProcessorCount);
+            using var pipe = StableDiffusionPipeline.Load(result.GetValue(model)!);
+            pipe.Warn = message => Console.Error.WriteLine($"warning: {message}");
+
+            torch.Tensor? init = null;
+            if (result.GetValue(latents) is string latentsPath)
+            {
+                using var file = SafeTensorsFile.Open(latentsPath);
+                if (!file.Contains("latents"))
+                    throw new ImagicException($"{latentsPath} has no tensor named 'latents' (it has: {string.Join(", ", file.Entries.Keys.Take(10))}).");
+                init = file.Read("latents");
+            }
+            int? h = result.GetValue(height), w = result.GetValue(width);
+            if (init is not null)
+            {
+                // The latents decide the size unless it was given explicitly.
+                h ??= (int)init.shape[2] * pipe.VaeScaleFactor;
+                w ??= (int)init.shape[3] * pipe.VaeScaleFactor;
+            }
+
+            var image = ConsoleProgress.Run("sampling", progress =>
+                pipe.Generate(result.GetValue(prompt)!, result.GetValue(negative)!, options, result.GetValue(seed), h, w, init, progress));
+            ImageIO.SavePng(ImageTensors.ToImage(image), outPath);
+            Console.WriteLine($"Wrote {Path.GetFullPath(outPath)}");
+            return 0;
+        });
+        return command;
+    }
+}

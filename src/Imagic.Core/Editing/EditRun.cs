@@ -1,0 +1,247 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Imagic.Imaging;
+using Imagic.IO;
+using Imagic.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Imagic.Editing;
+
+/// <summary>
+/// The folder of one edit run. Everything needed to inspect, resume or re-sample the edit is there:
+/// <code>
+/// edit.json                  hyperparameters, seed, model path and fingerprint, project version, status
+/// input.png                  the preprocessed input (the original file is never touched)
+/// target.txt                 the target text
+/// latents.safetensors        z₀, the input's latents
+/// e_tgt.safetensors          the target text embedding
+/// e_opt.safetensors          the optimised embedding (stage A)
+/// unet_finetuned.safetensors the fine-tuned UNet weights (stage B)
+/// loss_stage_a.csv, loss_stage_b.csv
+/// samples/eta_0.70_seed_0.png ... and grid.png
+/// checkpoint/                resumable state while a stage runs
+/// </code>
+/// Every file is written atomically.
+/// </summary>
+public sealed class EditRun
+{
+    public const string ManifestFile = "edit.json";
+    const string CheckpointDir = "checkpoint";
+
+    public string Dir { get; }
+
+    EditRun(string dir) => Dir = dir;
+
+    public string PathOf(string name) => System.IO.Path.Combine(Dir, name);
+
+    /// <summary>Creates a run in <paramref name="dir"/>, which must be absent or empty: results are never overwritten.</summary>
+    public static EditRun Create(string dir)
+    {
+        var full = System.IO.Path.GetFullPath(dir);
+        if (File.Exists(full))
+            throw new ImagicException($"The output folder {full} is a file.");
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+        {
+            if (File.Exists(System.IO.Path.Combine(full, ManifestFile)))
+                throw new ImagicException($"{full} already holds an edit run. Use 'imagic edit --resume {dir}' to continue it, or choose another --out.");
+            throw new ImagicException($"The output folder {full} is not empty; choose a new or empty folder so nothing is overwritten.");
+        }
+        try
+        {
+            Directory.CreateDirectory(full);
+            var probe = System.IO.Path.Combine(full, ".write-test");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImagicException($"Cannot write to the output folder {full}: {e.Message}", e);
+        }
+        return new EditRun(full);
+    }
+
+    /// <summary>Opens an existing run, for <c>--resume</c> or <c>imagic sample</c>.</summary>
+    public static EditRun Open(string dir)
+    {
+        var full = System.IO.Path.GetFullPath(dir);
+        if (!File.Exists(System.IO.Path.Combine(full, ManifestFile)))
+            throw new ImagicException($"{full} is not an edit run folder (it has no {ManifestFile}).");
+        return new EditRun(full);
+    }
+
+    public static string ProjectVersion =>
+        typeof(EditRun).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>What <c>edit.json</c> records.</summary>
+    public sealed record Manifest(string ModelPath, string ModelFingerprint, string TargetText, string InputFile,
+        ImagicOptions Options, string Status, string Stage, int Step, string ProjectVersion);
+
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public Manifest ReadManifest()
+    {
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(PathOf(ManifestFile)))!;
+            var options = ImagicOptions.FromJson(node["options"]!.ToJsonString());
+            return new Manifest(
+                node["model_path"]!.GetValue<string>(), node["model_fingerprint"]!.GetValue<string>(),
+                node["target_text"]!.GetValue<string>(), node["input_file"]?.GetValue<string>() ?? "",
+                options, node["status"]!.GetValue<string>(), node["stage"]!.GetValue<string>(),
+                node["step"]!.GetValue<int>(), node["project_version"]?.GetValue<string>() ?? "unknown");
+        }
+        catch (Exception e) when (e is JsonException or NullReferenceException or InvalidOperationException or FormatException)
+        {
+            throw new ImagicException($"{PathOf(ManifestFile)} is damaged: {e.Message}", e);
+        }
+    }
+
+    public void WriteManifest(Manifest m)
+    {
+        var node = new JsonObject
+        {
+            ["project"] = "Imagic for .NET",
+            ["project_version"] = m.ProjectVersion,
+            ["method"] = "Imagic (Kawar et al., CVPR 2023)",
+            ["model_path"] = m.ModelPath,
+            ["model_fingerprint"] = m.ModelFingerprint,
+            ["input_file"] = m.InputFile,
+            ["target_text"] = m.TargetText,
+            ["status"] = m.Status,
+            ["stage"] = m.Stage,
+            ["step"] = m.Step,
+            ["options"] = JsonNode.Parse(m.Options.ToJson()),
+        };
+        AtomicFile.WriteAllText(PathOf(ManifestFile), node.ToJsonString(Json));
+    }
+
+    /// <summary>Writes the inputs of a fresh session: input.png, target.txt, z₀, e_tgt.</summary>
+    public void SaveInputs(EditSession s)
+    {
+        ImageIO.SavePng(ImageTensors.ToImage(s.InputImage), PathOf("input.png"));
+        AtomicFile.WriteAllText(PathOf("target.txt"), s.TargetText + "\n");
+        SaveTensor("input_image.safetensors", "image", s.InputImage);
+        SaveTensor("latents.safetensors", "latents", s.Latents);
+        SaveTensor("e_tgt.safetensors", "e_tgt", s.TargetEmbedding);
+    }
+
+    /// <summary>Writes the state of a running stage so that <see cref="LoadSession"/> can resume it.</summary>
+    public void SaveCheckpoint(EditSession s, UNet2DConditionModel unet, Manifest manifest)
+    {
+        var dir = PathOf(CheckpointDir);
+        Directory.CreateDirectory(dir);
+        SaveTensor(System.IO.Path.Combine(CheckpointDir, "e_opt.safetensors"), "e_opt", s.OptimizedEmbedding);
+        if (s.OptimizerState is not null)
+            SafeTensors.Save(System.IO.Path.Combine(dir, "optimizer.safetensors"), s.OptimizerState);
+        if (s.GeneratorState is not null)
+            SaveTensor(System.IO.Path.Combine(CheckpointDir, "generator.safetensors"), "state", s.GeneratorState);
+        if (s.Stage == EditStage.ModelFineTuning)
+            SafeTensors.Save(System.IO.Path.Combine(dir, "unet.safetensors"), UNetWeights(unet));
+        WriteLosses(s);
+        // The manifest goes last: it only ever points at a complete checkpoint.
+        WriteManifest(manifest with { Status = "running", Stage = s.Stage.ToString(), Step = s.Step });
+    }
+
+    /// <summary>Writes the trained results and removes the checkpoint.</summary>
+    public void SaveResult(EditSession s, UNet2DConditionModel unet, Manifest manifest)
+    {
+        SaveTensor("e_opt.safetensors", "e_opt", s.OptimizedEmbedding);
+        SafeTensors.Save(PathOf("unet_finetuned.safetensors"), UNetWeights(unet));
+        WriteLosses(s);
+        WriteManifest(manifest with { Status = "trained", Stage = EditStage.Done.ToString(), Step = 0 });
+        var checkpoint = PathOf(CheckpointDir);
+        if (Directory.Exists(checkpoint)) Directory.Delete(checkpoint, recursive: true);
+    }
+
+    /// <summary>
+    /// Rebuilds the session from the folder: after training (for sampling) or from the last checkpoint
+    /// (for resuming). For a run in stage B or done, loads the fine-tuned UNet weights into <paramref name="unet"/>.
+    /// </summary>
+    public EditSession LoadSession(UNet2DConditionModel unet)
+    {
+        var m = ReadManifest();
+        var stage = Enum.Parse<EditStage>(m.Stage);
+        string checkpoint = PathOf(CheckpointDir);
+        var session = new EditSession
+        {
+            InputImage = LoadTensor("input_image.safetensors", "image"),
+            TargetText = m.TargetText,
+            Latents = LoadTensor("latents.safetensors", "latents"),
+            TargetEmbedding = LoadTensor("e_tgt.safetensors", "e_tgt"),
+            OptimizedEmbedding = stage switch
+            {
+                EditStage.Done => LoadTensor("e_opt.safetensors", "e_opt"),
+                _ when m.Step > 0 || stage == EditStage.ModelFineTuning => LoadTensor(System.IO.Path.Combine(CheckpointDir, "e_opt.safetensors"), "e_opt"),
+                _ => LoadTensor("e_tgt.safetensors", "e_tgt"),
+            },
+            Stage = stage,
+            Step = m.Step,
+        };
+        session.EmbeddingLosses.AddRange(ReadLosses("loss_stage_a.csv"));
+        session.FineTuneLosses.AddRange(ReadLosses("loss_stage_b.csv"));
+        if (m.Step > 0)
+        {
+            session.OptimizerState = SafeTensors.Load(System.IO.Path.Combine(checkpoint, "optimizer.safetensors"));
+            session.GeneratorState = LoadTensor(System.IO.Path.Combine(CheckpointDir, "generator.safetensors"), "state");
+            // Losses logged after the checkpoint belong to steps that will be redone.
+            TrimLosses(session);
+        }
+        string? weights = stage switch
+        {
+            EditStage.Done => PathOf("unet_finetuned.safetensors"),
+            EditStage.ModelFineTuning when m.Step > 0 => System.IO.Path.Combine(checkpoint, "unet.safetensors"),
+            _ => null,
+        };
+        if (weights is not null)
+        {
+            using var file = SafeTensorsFile.Open(weights);
+            StateDictLoader.Load(unet, file, null, null, "fine-tuned unet");
+        }
+        return session;
+    }
+
+    static void TrimLosses(EditSession s)
+    {
+        var list = s.Stage == EditStage.EmbeddingOptimization ? s.EmbeddingLosses : s.FineTuneLosses;
+        if (list.Count > s.Step) list.RemoveRange(s.Step, list.Count - s.Step);
+        if (s.Stage == EditStage.EmbeddingOptimization) s.FineTuneLosses.Clear();
+    }
+
+    static IEnumerable<KeyValuePair<string, Tensor>> UNetWeights(UNet2DConditionModel unet) =>
+        unet.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter));
+
+    void WriteLosses(EditSession s)
+    {
+        WriteLossFile("loss_stage_a.csv", s.EmbeddingLosses);
+        WriteLossFile("loss_stage_b.csv", s.FineTuneLosses);
+    }
+
+    void WriteLossFile(string name, List<double> losses)
+    {
+        var sb = new StringBuilder("step,loss\n");
+        for (int i = 0; i < losses.Count; i++)
+            sb.Append(CultureInfo.InvariantCulture, $"{i + 1},{losses[i]:R}\n");
+        AtomicFile.WriteAllText(PathOf(name), sb.ToString());
+    }
+
+    IEnumerable<double> ReadLosses(string name)
+    {
+        var path = PathOf(name);
+        if (!File.Exists(path)) return Array.Empty<double>();
+        return File.ReadAllLines(path).Skip(1).Where(l => l.Length > 0)
+            .Select(l => double.Parse(l.Split(',')[1], CultureInfo.InvariantCulture)).ToList();
+    }
+
+    void SaveTensor(string name, string key, Tensor t) =>
+        SafeTensors.Save(PathOf(name), new[] { new KeyValuePair<string, Tensor>(key, t) });
+
+    Tensor LoadTensor(string name, string key)
+    {
+        using var file = SafeTensorsFile.Open(PathOf(name));
+        return file.Read(key);
+    }
+}

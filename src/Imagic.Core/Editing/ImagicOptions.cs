@@ -1,0 +1,78 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Imagic.Editing;
+
+/// <summary>
+/// Every hyperparameter of an Imagic edit. Defaults are the paper's Stable Diffusion settings
+/// (Kawar et al., CVPR 2023, appendix): stage A 1000 Adam steps at lr 2e-3, stage B 1500 steps at
+/// lr 5e-7, DDIM with 50 steps and guidance 7.5, and η = 0.7. A model folder may override them with
+/// an <c>imagic_defaults.json</c> holding any of these properties (the bundled model does).
+/// </summary>
+public sealed record ImagicOptions
+{
+    /// <summary>Stage A: Adam steps optimising the text embedding. Default 1000.</summary>
+    [JsonPropertyName("embedding_steps")] public int EmbeddingSteps { get; init; } = 1000;
+
+    /// <summary>Stage A learning rate. Default 2e-3.</summary>
+    [JsonPropertyName("embedding_lr")] public double EmbeddingLearningRate { get; init; } = 2e-3;
+
+    /// <summary>Stage B: Adam steps fine-tuning the UNet. Default 1500.</summary>
+    [JsonPropertyName("finetune_steps")] public int FinetuneSteps { get; init; } = 1500;
+
+    /// <summary>Stage B learning rate. Default 5e-7.</summary>
+    [JsonPropertyName("finetune_lr")] public double FinetuneLearningRate { get; init; } = 5e-7;
+
+    /// <summary>Stage C: DDIM sampling steps. Default 50.</summary>
+    [JsonPropertyName("sampling_steps")] public int SamplingSteps { get; init; } = 50;
+
+    /// <summary>Stage C: classifier-free guidance scale against the empty prompt. Default 7.5.</summary>
+    [JsonPropertyName("guidance_scale")] public double GuidanceScale { get; init; } = 7.5;
+
+    /// <summary>Stage C: interpolation weight η in e = η·e_tgt + (1 − η)·e_opt. Default 0.7.</summary>
+    [JsonPropertyName("eta")] public double Eta { get; init; } = 0.7;
+
+    /// <summary>The η values of the sweep grid that <c>imagic edit</c> writes. Default 0.5…1.0.</summary>
+    [JsonPropertyName("eta_sweep")] public double[] EtaSweep { get; init; } = { 0.5, 0.6, 0.7, 0.8, 0.9, 1.0 };
+
+    /// <summary>The one seed behind the VAE sample, every training noise and timestep, and the sampling noise. Default 0.</summary>
+    [JsonPropertyName("seed")] public long Seed { get; init; }
+
+    /// <summary>Write a resumable checkpoint every this many training steps. Default 100.</summary>
+    [JsonPropertyName("checkpoint_every")] public int CheckpointEvery { get; init; } = 100;
+
+    /// <summary>Checks ranges; throws <see cref="ImagicException"/> naming the bad value.</summary>
+    public void Validate()
+    {
+        if (EmbeddingSteps < 0) throw new ImagicException($"Stage A steps must be ≥ 0, got {EmbeddingSteps}.");
+        if (FinetuneSteps < 0) throw new ImagicException($"Stage B steps must be ≥ 0, got {FinetuneSteps}.");
+        if (SamplingSteps < 1) throw new ImagicException($"Sampling steps must be ≥ 1, got {SamplingSteps}.");
+        if (EmbeddingLearningRate <= 0 || FinetuneLearningRate <= 0) throw new ImagicException("Learning rates must be positive.");
+        if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
+        if (EtaSweep.Length == 0) throw new ImagicException("The η sweep needs at least one value.");
+    }
+
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    /// <summary>
+    /// The paper's defaults overridden by the model folder's <c>imagic_defaults.json</c>, if it has one.
+    /// Values the user sets on the command line are applied on top by the caller.
+    /// </summary>
+    public static ImagicOptions ForModel(string modelDir)
+    {
+        string path = Path.Combine(modelDir, "imagic_defaults.json");
+        if (!File.Exists(path)) return new ImagicOptions();
+        try
+        {
+            return JsonSerializer.Deserialize<ImagicOptions>(File.ReadAllText(path), Json) ?? new ImagicOptions();
+        }
+        catch (JsonException e)
+        {
+            throw new ImagicException($"{path} is not valid: {e.Message}", e);
+        }
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static ImagicOptions FromJson(string json) => JsonSerializer.Deserialize<ImagicOptions>(json, Json)!;
+}

@@ -1,0 +1,244 @@
+using Imagic.IO;
+using Imagic.Models;
+using Imagic.Schedulers;
+using Imagic.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Imagic.Pipelines;
+
+/// <summary>Options of text-to-image sampling; defaults follow diffusers' Stable Diffusion pipeline.</summary>
+public sealed record SamplingOptions
+{
+    /// <summary>DDIM steps. Default 50.</summary>
+    public int Steps { get; init; } = 50;
+
+    /// <summary>Classifier-free guidance scale; 1 disables guidance. Default 7.5.</summary>
+    public double GuidanceScale { get; init; } = 7.5;
+
+    /// <summary>DDIM η: 0 is deterministic DDIM, 1 is DDPM-like. Default 0.</summary>
+    public double Eta { get; init; }
+}
+
+/// <summary>
+/// A Stable Diffusion model loaded from a diffusers folder: tokenizer, text encoder, UNet, VAE
+/// (absent for a pixel-space model) and scheduler config, with the building blocks every command uses:
+/// encode a prompt, move between pixels and latents, and run the guided DDIM loop.
+/// </summary>
+/// <remarks>The loop follows diffusers' <c>StableDiffusionPipeline.__call__</c>.</remarks>
+public sealed class StableDiffusionPipeline : IDisposable
+{
+    public string ModelDir { get; }
+    public ClipTokenizer Tokenizer { get; }
+    public ClipTextModel TextEncoder { get; }
+    public UNet2DConditionModel UNet { get; }
+    public AutoencoderKL? Vae { get; }
+    public SchedulerConfig SchedulerConfig { get; }
+
+    /// <summary>Called with warnings the user should see (a truncated prompt).</summary>
+    public Action<string> Warn { get; set; } = _ => { };
+
+    StableDiffusionPipeline(string dir, ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet,
+        AutoencoderKL? vae, SchedulerConfig schedulerConfig)
+    {
+        ModelDir = dir;
+        Tokenizer = tokenizer;
+        TextEncoder = textEncoder;
+        UNet = unet;
+        Vae = vae;
+        SchedulerConfig = schedulerConfig;
+    }
+
+    /// <summary>Loads every component strictly from a diffusers folder, as float32 on the CPU.</summary>
+    public static StableDiffusionPipeline Load(string dir)
+    {
+        var folder = ModelFolder.Open(dir);
+        var tokenizer = ClipTokenizer.FromFolder(folder.TokenizerDir);
+
+        var textEncoder = new ClipTextModel(ClipTextConfig.FromFile(Path.Combine(folder.TextEncoderDir, "config.json")));
+        LoadWeights(folder, folder.TextEncoderDir, textEncoder, "text_encoder", null,
+            new HashSet<string> { "text_model.embeddings.position_ids" });
+
+        var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromFile(Path.Combine(folder.UNetDir, "config.json")));
+        LoadWeights(folder, folder.UNetDir, unet, "unet", null, null);
+
+        AutoencoderKL? vae = null;
+        if (folder.VaeDir is string vaeDir)
+        {
+            vae = new AutoencoderKL(AutoencoderKLConfig.FromFile(Path.Combine(vaeDir, "config.json")));
+            LoadWeights(folder, vaeDir, vae, "vae", LegacyKeys.RemapVae, null);
+        }
+
+        var scheduler = SchedulerConfig.FromFile(folder.SchedulerConfigPath);
+        var pipe = new StableDiffusionPipeline(folder.Root, tokenizer, textEncoder, unet, vae, scheduler);
+        pipe.CheckComponentsAgree();
+        pipe.SetTrainable(false);
+        return pipe;
+    }
+
+    static void LoadWeights(ModelFolder folder, string componentDir, nn.Module module, string name,
+        Func<string, Tensor, (string, Tensor)>? remap, IReadOnlySet<string>? ignored)
+    {
+        using var file = SafeTensorsFile.Open(folder.WeightsFile(componentDir));
+        StateDictLoader.Load(module, file, remap, ignored, name);
+    }
+
+    void CheckComponentsAgree()
+    {
+        int textWidth = TextEncoder.Config.HiddenSize;
+        if (UNet.Config.CrossAttentionDim != textWidth)
+            throw new ImagicException($"{ModelDir}: the UNet expects text embeddings of width {UNet.Config.CrossAttentionDim} but the text encoder produces {textWidth}.");
+        int imageChannels = Vae?.Config.LatentChannels ?? 3;
+        if (UNet.Config.InChannels != imageChannels)
+            throw new ImagicException($"{ModelDir}: the UNet takes {UNet.Config.InChannels} input channels but the {(Vae is null ? "image" : "VAE latent")} has {imageChannels}.");
+    }
+
+    /// <summary>Freezes or unfreezes every weight; inference needs no gradients.</summary>
+    public void SetTrainable(bool trainable)
+    {
+        foreach (var m in new nn.Module[] { TextEncoder, UNet })
+            foreach (var p in m.parameters()) p.requires_grad = trainable;
+        if (Vae is not null)
+            foreach (var p in Vae.parameters()) p.requires_grad = trainable;
+        TextEncoder.eval();
+        UNet.eval();
+        Vae?.eval();
+    }
+
+    /// <summary>Pixels per latent along each side: 8 for SD, 1 for a pixel-space model.</summary>
+    public int VaeScaleFactor => Vae?.Config.DownsampleFactor ?? 1;
+
+    /// <summary>The resolution the model was trained at (UNet sample_size × VAE factor).</summary>
+    public int DefaultResolution => (UNet.Config.SampleSize ?? 64) * VaeScaleFactor;
+
+    public int LatentChannels => UNet.Config.InChannels;
+
+    /// <summary>Tokenizes and encodes one prompt → [1, 77, hidden]. Warns when the prompt was truncated.</summary>
+    public Tensor EncodePrompt(string prompt)
+    {
+        var tokens = Tokenizer.Encode(prompt);
+        if (tokens.Truncated)
+            Warn($"The prompt is longer than {Tokenizer.MaxLength - 2} tokens and was truncated: \"{Shorten(prompt)}\"");
+        using var _ = torch.no_grad();
+        using var ids = torch.tensor(tokens.Ids, dtype: ScalarType.Int64).unsqueeze(0);
+        return TextEncoder.Forward(ids);
+    }
+
+    static string Shorten(string s) => s.Length <= 60 ? s : s[..57] + "...";
+
+    /// <summary>Checks that an image size suits the model; throws an <see cref="ImagicException"/> otherwise.</summary>
+    public void CheckImageSize(int height, int width)
+    {
+        int f = VaeScaleFactor;
+        if (height <= 0 || width <= 0 || height % f != 0 || width % f != 0)
+            throw new ImagicException($"Image size {width}x{height} is not possible with this model: width and height must be positive multiples of {f}.");
+    }
+
+    /// <summary>Image [B, 3, H, W] in [-1, 1] → scaled latents. Uses the posterior mean unless a generator is given.</summary>
+    public Tensor EncodeImage(Tensor image, Generator? generator = null)
+    {
+        if (Vae is null) return image.clone();
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var posterior = Vae.Encode(image);
+        var z = generator is null ? posterior.Mean : posterior.Sample(generator);
+        return (z * Vae.Config.ScalingFactor).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Scaled latents → image in about [-1, 1] (unclamped, as diffusers' <c>output_type="pt"</c> before post-processing).</summary>
+    public Tensor DecodeLatents(Tensor latents)
+    {
+        if (Vae is null) return latents.clone();
+        using var _ = torch.no_grad();
+        using var scaled = latents / Vae.Config.ScalingFactor;
+        return Vae.Decode(scaled);
+    }
+
+    /// <summary>Initial noise for an image of the given size, from <paramref name="generator"/>.</summary>
+    public Tensor InitialNoise(int height, int width, Generator generator, int batch = 1)
+    {
+        CheckImageSize(height, width);
+        int f = VaeScaleFactor;
+        return torch.randn(new long[] { batch, LatentChannels, height / f, width / f }, generator: generator);
+    }
+
+    /// <summary>
+    /// Classifier-free guided model output: ε_uncond + s·(ε_cond − ε_uncond), evaluated as one batch of
+    /// two like diffusers. With a scale of 1 only the conditional branch runs.
+    /// </summary>
+    public Tensor GuidedModelOutput(Tensor latents, long timestep, Tensor cond, Tensor uncond, double guidanceScale)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var t = torch.tensor(timestep);
+        if (guidanceScale == 1.0)
+            return UNet.Forward(latents, t, cond).MoveToOuterDisposeScope();
+        var output = UNet.Forward(torch.cat(new[] { latents, latents }), t, torch.cat(new[] { uncond, cond }));
+        var parts = output.chunk(2);
+        return (parts[0] + guidanceScale * (parts[1] - parts[0])).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The DDIM sampling loop with classifier-free guidance, from <paramref name="initLatents"/>
+    /// (scaled by the scheduler's initial sigma, 1 for DDIM) to clean latents.
+    /// </summary>
+    public Tensor Sample(Tensor cond, Tensor uncond, Tensor initLatents, SamplingOptions options, Generator? generator = null,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        if (options.Steps < 1)
+            throw new ImagicException($"The number of sampling steps must be at least 1, got {options.Steps}.");
+        using var _ = torch.no_grad();
+        var scheduler = new DdimScheduler(SchedulerConfig);
+        scheduler.SetTimesteps(options.Steps);
+        var latents = (initLatents * scheduler.InitNoiseSigma).DetachFromDisposeScope();
+        var timesteps = scheduler.Timesteps;
+        for (int i = 0; i < timesteps.Length; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = torch.NewDisposeScope();
+            var modelOutput = GuidedModelOutput(latents, timesteps[i], cond, uncond, options.GuidanceScale);
+            var next = scheduler.Step(modelOutput, timesteps[i], latents, options.Eta, generator).PrevSample;
+            latents.Dispose();
+            latents = next.DetachFromDisposeScope();
+            progress?.Report(new StepProgress("sampling", i + 1, timesteps.Length));
+        }
+        return latents;
+    }
+
+    /// <summary>Text to image: returns the decoded image [1, 3, H, W] in about [-1, 1].</summary>
+    /// <param name="initLatents">Starting noise; drawn from <paramref name="seed"/> when null.</param>
+    public Tensor Generate(string prompt, string negativePrompt, SamplingOptions options, long seed,
+        int? height = null, int? width = null, Tensor? initLatents = null,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        using var scope = torch.NewDisposeScope();
+        // 1. check inputs
+        int h = height ?? DefaultResolution, w = width ?? DefaultResolution;
+        CheckImageSize(h, w);
+        using var generator = new Generator((ulong)seed, torch.CPU);
+        Tensor latents;
+        if (initLatents is null)
+            latents = InitialNoise(h, w, generator);
+        else
+        {
+            var expected = new long[] { 1, LatentChannels, h / VaeScaleFactor, w / VaeScaleFactor };
+            if (!initLatents.shape.SequenceEqual(expected))
+                throw new ImagicException($"The initial latents have shape [{string.Join(", ", initLatents.shape)}] but a {w}x{h} image needs [{string.Join(", ", expected)}].");
+            latents = initLatents.to_type(ScalarType.Float32);
+        }
+        // 2. encode the prompt and the negative (unconditional) prompt
+        var cond = EncodePrompt(prompt);
+        var uncond = EncodePrompt(negativePrompt);
+        // 3-5. denoise, then decode
+        var clean = Sample(cond, uncond, latents, options, generator, progress, cancellation);
+        var image = DecodeLatents(clean);
+        clean.Dispose();
+        return image.MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        TextEncoder.Dispose();
+        UNet.Dispose();
+        Vae?.Dispose();
+    }
+}
