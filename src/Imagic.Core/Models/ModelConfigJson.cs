@@ -14,7 +14,13 @@ internal static class ModelConfigJson
         Converters = { new IntOrListConverter() },
     };
 
-    static readonly JsonSerializerOptions WriteOptions = new() { WriteIndented = true, Converters = { new IntOrListConverter() } };
+    static readonly JsonSerializerOptions WriteOptions = new()
+    {
+        WriteIndented = true,
+        Converters = { new IntOrListConverter() },
+        // Computed helpers (HeadsPerBlock, DownsampleFactor) are not config keys.
+        IgnoreReadOnlyProperties = true,
+    };
 
     public static T Read<T>(string path)
     {
@@ -32,6 +38,20 @@ internal static class ModelConfigJson
     }
 
     public static string Write<T>(T config) => JsonSerializer.Serialize(config, WriteOptions);
+
+    /// <summary>Adds the class marker diffusers (<c>_class_name</c>) or transformers (<c>architectures</c>) expects.</summary>
+    public static string WithClassName(string json, string className, string key = "_class_name")
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        if (key == "architectures")
+        {
+            node.Insert(0, key, new System.Text.Json.Nodes.JsonArray(className));
+            node["model_type"] = "clip_text_model";
+        }
+        else
+            node.Insert(0, key, className);
+        return node.ToJsonString(WriteOptions);
+    }
 }
 
 /// <summary>

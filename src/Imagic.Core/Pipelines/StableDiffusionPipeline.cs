@@ -35,13 +35,17 @@ public sealed class StableDiffusionPipeline : IDisposable
     public AutoencoderKL? Vae { get; }
     public SchedulerConfig SchedulerConfig { get; }
 
+    /// <summary>The folder holding vocab.json, merges.txt and tokenizer_config.json.</summary>
+    public string TokenizerDir { get; }
+
     /// <summary>Called with warnings the user should see (a truncated prompt).</summary>
     public Action<string> Warn { get; set; } = _ => { };
 
-    StableDiffusionPipeline(string dir, ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet,
+    StableDiffusionPipeline(string dir, string tokenizerDir, ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet,
         AutoencoderKL? vae, SchedulerConfig schedulerConfig)
     {
         ModelDir = dir;
+        TokenizerDir = tokenizerDir;
         Tokenizer = tokenizer;
         TextEncoder = textEncoder;
         UNet = unet;
@@ -70,10 +74,69 @@ public sealed class StableDiffusionPipeline : IDisposable
         }
 
         var scheduler = SchedulerConfig.FromFile(folder.SchedulerConfigPath);
-        var pipe = new StableDiffusionPipeline(folder.Root, tokenizer, textEncoder, unet, vae, scheduler);
+        var pipe = new StableDiffusionPipeline(folder.Root, folder.TokenizerDir, tokenizer, textEncoder, unet, vae, scheduler);
         pipe.CheckComponentsAgree();
         pipe.SetTrainable(false);
         return pipe;
+    }
+
+    /// <summary>Assembles a pipeline from freshly built components, e.g. to train one from scratch.</summary>
+    public static StableDiffusionPipeline Create(string tokenizerDir, ClipTextModel textEncoder, UNet2DConditionModel unet,
+        AutoencoderKL? vae, SchedulerConfig schedulerConfig)
+    {
+        var pipe = new StableDiffusionPipeline("(in memory)", tokenizerDir, ClipTokenizer.FromFolder(tokenizerDir),
+            textEncoder, unet, vae, schedulerConfig);
+        pipe.CheckComponentsAgree();
+        return pipe;
+    }
+
+    /// <summary>
+    /// Writes the pipeline as a diffusers folder (model_index.json, one subfolder per component, configs and
+    /// safetensors weights) that <see cref="Load"/>, and diffusers itself, can read. Weights are stored in
+    /// <paramref name="weightsType"/> (float16 halves the size; loading converts back to float32).
+    /// </summary>
+    public void Save(string dir, ScalarType weightsType = ScalarType.Float32)
+    {
+        Directory.CreateDirectory(dir);
+        var index = new System.Text.Json.Nodes.JsonObject
+        {
+            ["_class_name"] = "StableDiffusionPipeline",
+            ["_diffusers_version"] = "0.21.4",
+            ["scheduler"] = new System.Text.Json.Nodes.JsonArray("diffusers", "DDIMScheduler"),
+            ["text_encoder"] = new System.Text.Json.Nodes.JsonArray("transformers", "CLIPTextModel"),
+            ["tokenizer"] = new System.Text.Json.Nodes.JsonArray("transformers", "CLIPTokenizer"),
+            ["unet"] = new System.Text.Json.Nodes.JsonArray("diffusers", "UNet2DConditionModel"),
+            ["vae"] = Vae is null ? new System.Text.Json.Nodes.JsonArray(null, null) : new System.Text.Json.Nodes.JsonArray("diffusers", "AutoencoderKL"),
+        };
+        var indent = new System.Text.Json.JsonSerializerOptions { WriteIndented = true };
+        AtomicFile.WriteAllText(Path.Combine(dir, "model_index.json"), index.ToJsonString(indent));
+
+        var tokDir = Path.Combine(dir, "tokenizer");
+        Directory.CreateDirectory(tokDir);
+        if (Path.GetFullPath(tokDir) != Path.GetFullPath(TokenizerDir))
+            foreach (var file in Directory.EnumerateFiles(TokenizerDir))
+                File.Copy(file, Path.Combine(tokDir, Path.GetFileName(file)), overwrite: true);
+
+        SaveComponent(Path.Combine(dir, "text_encoder"), "model.safetensors",
+            ModelConfigJson.WithClassName(ModelConfigJson.Write(TextEncoder.Config), "CLIPTextModel", "architectures"), TextEncoder, weightsType);
+        SaveComponent(Path.Combine(dir, "unet"), "diffusion_pytorch_model.safetensors",
+            ModelConfigJson.WithClassName(ModelConfigJson.Write(UNet.Config), "UNet2DConditionModel"), UNet, weightsType);
+        if (Vae is not null)
+            SaveComponent(Path.Combine(dir, "vae"), "diffusion_pytorch_model.safetensors",
+                ModelConfigJson.WithClassName(ModelConfigJson.Write(Vae.Config), "AutoencoderKL"), Vae, weightsType);
+        var schedDir = Path.Combine(dir, "scheduler");
+        Directory.CreateDirectory(schedDir);
+        AtomicFile.WriteAllText(Path.Combine(schedDir, "scheduler_config.json"), SchedulerConfig.ToJson());
+    }
+
+    static void SaveComponent(string dir, string weightsName, string configJson, nn.Module module, ScalarType weightsType)
+    {
+        Directory.CreateDirectory(dir);
+        AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), configJson);
+        using var scope = torch.NewDisposeScope();
+        var tensors = module.named_parameters()
+            .Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().to_type(weightsType)));
+        SafeTensors.Save(Path.Combine(dir, weightsName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
     }
 
     static void LoadWeights(ModelFolder folder, string componentDir, nn.Module module, string name,

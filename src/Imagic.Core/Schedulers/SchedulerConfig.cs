@@ -102,6 +102,14 @@ public sealed record SchedulerConfig
         return config;
     }
 
+    /// <summary>Serialises to diffusers' <c>scheduler_config.json</c> form (snake_case keys), as a DDIMScheduler.</summary>
+    public string ToJson()
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(this, JsonOptions))!.AsObject();
+        node.Insert(0, "_class_name", "DDIMScheduler");
+        return node.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
     /// <summary>Throws <see cref="ImagicException"/> if a value cannot describe a noise schedule.</summary>
     public void Validate(string source = "scheduler config")
     {
