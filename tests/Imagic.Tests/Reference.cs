@@ -25,3 +25,10 @@ public static class Reference
         Assert.True(maxDiff <= atol, $"{what}: max abs diff {maxDiff:G4} exceeds {atol:G4}");
     }
 }
+
+/// <summary>Exact tensor comparison for determinism tests (TorchSharp's <c>torch.equal</c> returns a tensor).</summary>
+public static class Tensors
+{
+    public static bool Identical(Tensor a, Tensor b) =>
+        a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.eq(b).all().item<bool>();
+}

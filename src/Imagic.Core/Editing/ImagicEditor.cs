@@ -173,6 +173,14 @@ public sealed class ImagicEditor
     public Tensor Sample(EditSession session, double eta, long sampleSeed, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default)
     {
+        using var latents = SampleLatents(session, eta, sampleSeed, progress, cancellation);
+        return _pipe.DecodeLatents(latents);
+    }
+
+    /// <summary>Stage C before decoding: the edited latents [1, C, h, w].</summary>
+    public Tensor SampleLatents(EditSession session, double eta, long sampleSeed, IProgress<StepProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         var e = Interpolate(session.TargetEmbedding, session.OptimizedEmbedding, eta);
@@ -180,10 +188,7 @@ public sealed class ImagicEditor
         using var generator = new Generator(SeedFor(sampleSeed, 3), torch.CPU);
         var noise = torch.randn(session.Latents.shape, generator: generator);
         var options = new SamplingOptions { Steps = Options.SamplingSteps, GuidanceScale = Options.GuidanceScale };
-        var latents = _pipe.Sample(e, uncond, noise, options, generator, progress, cancellation);
-        var image = _pipe.DecodeLatents(latents);
-        latents.Dispose();
-        return image.MoveToOuterDisposeScope();
+        return _pipe.Sample(e, uncond, noise, options, generator, progress, cancellation).MoveToOuterDisposeScope();
     }
 
     /// <summary>Derives independent generator seeds for each use of the one user seed.</summary>

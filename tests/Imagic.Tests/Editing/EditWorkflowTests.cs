@@ -1,0 +1,143 @@
+using Imagic.Editing;
+using Imagic.Imaging;
+using Imagic.IO;
+using Imagic.Pipelines;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Imagic.Tests.Editing;
+
+/// <summary>The edit run folder: what it holds, resuming, re-sampling, and bad inputs.</summary>
+public class EditWorkflowTests
+{
+    static EditRequest Request(string dir, ImagicOptions? options = null) => new(
+        EditTestData.WriteInputImage(dir, "photo.png"), "a photo of a dog standing", TestPaths.TinySd1,
+        Path.Combine(dir, "run"), options ?? EditTestData.FastOptions);
+
+    [Fact]
+    public void Start_WritesEveryArtifactOfTheRun_AndLeavesTheInputUntouched()
+    {
+        var dir = TestPaths.NewTempDir();
+        var request = Request(dir);
+        var inputBytes = File.ReadAllBytes(request.ImagePath);
+
+        var (run, sweep) = EditWorkflow.Start(request);
+
+        foreach (var name in new[] { "edit.json", "input.png", "target.txt", "latents.safetensors", "e_tgt.safetensors",
+                     "e_opt.safetensors", "unet_finetuned.safetensors", "loss_stage_a.csv", "loss_stage_b.csv" })
+            Assert.True(File.Exists(run.PathOf(name)), $"{name} is missing");
+        Assert.False(Directory.Exists(run.PathOf("checkpoint")));
+        Assert.Equal(2, sweep.ImagePaths.Count);
+        Assert.True(File.Exists(sweep.GridPath));
+        Assert.Equal(inputBytes, File.ReadAllBytes(request.ImagePath));
+        var manifest = run.ReadManifest();
+        Assert.Equal("trained", manifest.Status);
+        Assert.Equal(EditTestData.FastOptions.Seed, manifest.Options.Seed);
+        Assert.Equal(64, manifest.ModelFingerprint.Length);
+        Assert.Equal(13, File.ReadAllLines(run.PathOf("loss_stage_a.csv")).Length);
+    }
+
+    [Fact]
+    public void InterruptedThenResumed_EqualsUninterrupted()
+    {
+        var dir = TestPaths.NewTempDir();
+        var (straight, _) = EditWorkflow.Start(Request(dir) with { OutDir = Path.Combine(dir, "straight") });
+
+        // Cancel during stage B, after the step-5 checkpoint and before the step-10 one.
+        var interruptedRequest = Request(dir) with { OutDir = Path.Combine(dir, "interrupted") };
+        using var cts = new CancellationTokenSource();
+        var progress = new InlineProgress(p => { if (p.Stage == "stage B" && p.Step == 7) cts.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => EditWorkflow.Start(interruptedRequest, progress, cts.Token));
+        var manifest = EditRun.Open(interruptedRequest.OutDir).ReadManifest();
+        Assert.Equal(("running", "ModelFineTuning", 7), (manifest.Status, manifest.Stage, manifest.Step));
+
+        var (resumed, _) = EditWorkflow.Resume(interruptedRequest.OutDir);
+
+        foreach (var file in new[] { "e_opt.safetensors", "unet_finetuned.safetensors", "samples/eta_1.00_seed_7.png", "loss_stage_b.csv" })
+            Assert.True(File.ReadAllBytes(straight.PathOf(file)).SequenceEqual(File.ReadAllBytes(resumed.PathOf(file))), $"{file} differs");
+    }
+
+    [Fact]
+    public void SampleFromRun_ReloadedRun_GivesTheSameImagesAsInMemory()
+    {
+        var dir = TestPaths.NewTempDir();
+        var (run, sweep) = EditWorkflow.Start(Request(dir));
+
+        var again = EditWorkflow.SampleFromRun(run.Dir, new[] { 0.0, 1.0 }, seedCount: 1);
+
+        Assert.EndsWith("sweep-1", again.Dir);
+        for (int i = 0; i < sweep.ImagePaths.Count; i++)
+            Assert.Equal(File.ReadAllBytes(sweep.ImagePaths[i]), File.ReadAllBytes(again.ImagePaths[i]));
+    }
+
+    [Fact]
+    public void Start_NonImageInput_FailsWithoutCreatingTheRun()
+    {
+        var dir = TestPaths.NewTempDir();
+        var notImage = Path.Combine(dir, "notes.png");
+        File.WriteAllText(notImage, "this is text, not a picture");
+        var request = Request(dir) with { ImagePath = notImage };
+
+        var e = Assert.Throws<ImagicException>(() => EditWorkflow.Start(request));
+
+        Assert.Contains("notes.png", e.Message);
+        Assert.False(Directory.Exists(request.OutDir));
+    }
+
+    [Fact]
+    public void Start_EmptyPrompt_FailsClearly()
+    {
+        var e = Assert.Throws<ImagicException>(() => EditWorkflow.Start(Request(TestPaths.NewTempDir()) with { TargetText = "" }));
+        Assert.Contains("prompt is empty", e.Message);
+    }
+
+    [Fact]
+    public void Start_OutputFolderHoldingAnotherRun_RefusesToOverwrite()
+    {
+        var dir = TestPaths.NewTempDir();
+        var request = Request(dir);
+        Directory.CreateDirectory(request.OutDir);
+        File.WriteAllText(Path.Combine(request.OutDir, "keep.txt"), "precious");
+
+        var e = Assert.Throws<ImagicException>(() => EditWorkflow.Start(request));
+
+        Assert.Contains("not empty", e.Message);
+        Assert.Equal("precious", File.ReadAllText(Path.Combine(request.OutDir, "keep.txt")));
+    }
+
+    [Fact]
+    public void Start_UnwritableOutputFolder_FailsClearly()
+    {
+        var dir = TestPaths.NewTempDir();
+        var blocker = Path.Combine(dir, "file");
+        File.WriteAllText(blocker, "");
+        var e = Assert.Throws<ImagicException>(() => EditWorkflow.Start(Request(dir) with { OutDir = Path.Combine(blocker, "run") }));
+        Assert.Contains("output folder", e.Message);
+    }
+
+    [Fact]
+    public void Resume_WithAnotherModel_FailsClearly()
+    {
+        var dir = TestPaths.NewTempDir();
+        var request = Request(dir);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => EditWorkflow.Start(request, null, cts.Token));
+
+        // Another model: tiny-sd1 with one UNet weight changed.
+        var other = Path.Combine(dir, "other-model");
+        using (var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1))
+        {
+            using (torch.no_grad()) pipe.UNet.conv_out.bias!.add_(1);
+            pipe.Save(other);
+        }
+
+        var e = Assert.Throws<ImagicException>(() => EditWorkflow.Resume(request.OutDir, other));
+        Assert.Contains("different model", e.Message);
+    }
+
+    sealed class InlineProgress(Action<StepProgress> report) : IProgress<StepProgress>
+    {
+        public void Report(StepProgress value) => report(value);
+    }
+}
