@@ -11,6 +11,8 @@ public static class CliApp
         "Works on Stable Diffusion 1.x/2.x folders in the diffusers layout and on the bundled shapes model.")
     {
         GenerateCommand.Create(),
+        EditCommand.Create(),
+        SampleCommand.Create(),
     };
 
     /// <summary>Parses and runs; returns the process exit code (0 success, 1 error, 130 cancelled).</summary>

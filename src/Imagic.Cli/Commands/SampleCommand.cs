@@ -1,0 +1,43 @@
+using System.CommandLine;
+using Imagic.Editing;
+
+namespace Imagic.Cli.Commands;
+
+/// <summary><c>imagic sample</c>: stage C alone from a trained edit run, to choose η.</summary>
+internal static class SampleCommand
+{
+    public static Command Create()
+    {
+        var run = new Argument<string>("run") { Description = "An edit run folder written by 'imagic edit'." };
+        var eta = new Option<string>("--eta")
+        {
+            Description = "Comma-separated η values (columns of the grid). Higher edits more, lower preserves the photo more.",
+            DefaultValueFactory = _ => "0.5,0.6,0.7,0.8,0.9,1.0",
+        };
+        var seeds = new Option<int>("--seeds") { Description = "How many seeds (rows of the grid).", DefaultValueFactory = _ => 1 };
+        var seed = new Option<long?>("--seed") { Description = "First seed of the rows. Default: the run's seed." };
+        var steps = new Option<int?>("--steps") { Description = "DDIM steps. Default: the run's." };
+        var guidance = new Option<double?>("--guidance") { Description = "Guidance scale. Default: the run's." };
+        var model = new Option<string?>("--model", "-m") { Description = "The run's model, if it has moved since the edit." };
+        var command = new Command("sample",
+            "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
+            "into a new sweep-N folder inside the run.\nExample: imagic sample runs/my-edit --eta 0.6,0.7,0.8 --seeds 3")
+        {
+            run, eta, seeds, seed, steps, guidance, model,
+        };
+        command.SetAction(result =>
+        {
+            using var ctrlC = new CtrlC();
+            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            var etas = EditCommand.ParseEtas(result.GetValue(eta)!);
+            var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,
+                result.GetValue(seeds), result.GetValue(seed), result.GetValue(steps), result.GetValue(guidance),
+                result.GetValue(model), progress, ctrlC.Token));
+            Console.WriteLine($"Grid: {sweep.GridPath}");
+            foreach (var path in sweep.ImagePaths)
+                Console.WriteLine($"  {path}");
+            return 0;
+        });
+        return command;
+    }
+}
