@@ -1,8 +1,13 @@
 using Imagic.World;
+using Xunit.Abstractions;
 
 namespace Imagic.Tests.World;
 
-public class SceneDetectorTests
+/// <remarks>
+/// Accuracy figures are written to the test output:
+/// <c>dotnet test --filter "FullyQualifiedName~SceneDetectorTests" --logger "console;verbosity=detailed"</c>.
+/// </remarks>
+public class SceneDetectorTests(ITestOutputHelper output)
 {
     const int SceneCount = 300;
 
@@ -79,7 +84,7 @@ public class SceneDetectorTests
     enum Distortion { None, Noise, Blur }
 
     // Per-attribute accuracy of the primary object (and the background) over the scenes.
-    static Dictionary<SceneAttribute, double> Accuracy(IReadOnlyList<Scene> scenes, Distortion distortion)
+    Dictionary<SceneAttribute, double> Accuracy(IReadOnlyList<Scene> scenes, Distortion distortion)
     {
         var noise = new WorldRandom(999);
         var correct = Enum.GetValues<SceneAttribute>().ToDictionary(a => a, _ => 0);
@@ -95,7 +100,9 @@ public class SceneDetectorTests
                 if (match[attribute])
                     correct[attribute]++;
         }
-        return correct.ToDictionary(kv => kv.Key, kv => kv.Value / (double)scenes.Count);
+        var accuracy = correct.ToDictionary(kv => kv.Key, kv => kv.Value / (double)scenes.Count);
+        output.WriteLine($"{distortion}, {scenes.Count} scenes: " + string.Join(", ", accuracy.Select(a => $"{a.Key} {a.Value:P1}")));
+        return accuracy;
     }
 
     static void AddNoise(RgbImage image, double sigma, WorldRandom rng)
