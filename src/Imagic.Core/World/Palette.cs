@@ -67,6 +67,9 @@ public static class Palette
         Of(color).DistanceTo(Of(background)) >= MinContrast;
 
     /// <summary>The object colours allowed on <paramref name="background"/>, in enum order.</summary>
-    public static IReadOnlyList<NamedColor> ColorsOn(Background background) =>
-        Colors.Where(c => Contrasts(c, background)).ToArray();
+    public static IReadOnlyList<NamedColor> ColorsOn(Background background) => AllowedColors[(int)background];
+
+    // Declared after the tables it reads: static fields initialise in textual order.
+    static readonly NamedColor[][] AllowedColors =
+        Backgrounds.Select(b => Colors.Where(c => Contrasts(c, b)).ToArray()).ToArray();
 }

@@ -26,9 +26,10 @@ public static class SceneRenderer
         var coverage = new float[plane];
         // Objects never overlap, so drawing order does not matter; the primary goes last anyway so it
         // would win if a caller built an overlapping scene.
-        for (int k = scene.Objects.Count - 1; k >= 0; k--)
+        var objects = scene.Objects;
+        for (int k = objects.Count - 1; k >= 0; k--)
         {
-            var obj = scene.Objects[k];
+            var obj = objects[k];
             var (cx, cy) = WorldGeometry.Center(obj.Position);
             var (hx, hy) = WorldGeometry.HalfExtents(obj.Size, obj.Pose);
             Array.Clear(coverage);
