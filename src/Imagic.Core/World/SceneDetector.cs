@@ -39,7 +39,8 @@ public sealed record Detection(Background Background, IReadOnlyList<DetectedObje
 /// <item>Coverage: every pixel of the component and its one-pixel halo is unmixed against that colour,
 /// giving α in [0, 1], the same quantity the renderer draws.</item>
 /// <item>Shape, size and pose: all 45 templates (shape × size × pose) are rendered with their area
-/// centroid on the observed α centroid, and the one with the least squared difference wins.
+/// centroid on the observed α centroid and compared with it both sharp and blurred (a generated
+/// image is softer than the renderer's edges); the least squared difference wins.
 /// Position is the grid cell of the winning template's centre.</item>
 /// </list>
 /// </remarks>
