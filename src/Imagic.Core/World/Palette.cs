@@ -1,17 +1,17 @@
 namespace Imagic.World;
 
 /// <summary>A linear RGB colour with channels in [0, 1].</summary>
-public readonly record struct Rgb(float R, float G, float B)
+public readonly record struct ColorF(float R, float G, float B)
 {
     /// <summary>Euclidean distance in RGB space; at most √3.</summary>
-    public float DistanceTo(Rgb other)
+    public float DistanceTo(ColorF other)
     {
         float dr = R - other.R, dg = G - other.G, db = B - other.B;
         return MathF.Sqrt(dr * dr + dg * dg + db * db);
     }
 
     /// <summary>(1 − t)·this + t·<paramref name="other"/>: what a pixel a fraction t covered by <paramref name="other"/> shows.</summary>
-    public Rgb Lerp(Rgb other, float t) =>
+    public ColorF Lerp(ColorF other, float t) =>
         new(R + t * (other.R - R), G + t * (other.G - G), B + t * (other.B - B));
 }
 
@@ -30,7 +30,7 @@ public static class Palette
     /// <summary>Smallest RGB distance allowed between an object colour and its background: 0.4.</summary>
     public const float MinContrast = 0.4f;
 
-    static readonly Rgb[] ColorValues =
+    static readonly ColorF[] ColorValues =
     [
         new(0.90f, 0.12f, 0.12f), // Red
         new(0.15f, 0.70f, 0.20f), // Green
@@ -42,7 +42,7 @@ public static class Palette
         new(0.00f, 0.00f, 0.00f), // Black
     ];
 
-    static readonly Rgb[] BackgroundValues =
+    static readonly ColorF[] BackgroundValues =
     [
         new(0.50f, 0.50f, 0.50f), // Grey
         new(1.00f, 1.00f, 1.00f), // White
@@ -57,10 +57,10 @@ public static class Palette
     public static IReadOnlyList<Background> Backgrounds { get; } = Enum.GetValues<Background>();
 
     /// <summary>The RGB value of an object colour.</summary>
-    public static Rgb Of(NamedColor color) => ColorValues[(int)color];
+    public static ColorF Of(NamedColor color) => ColorValues[(int)color];
 
     /// <summary>The RGB value of a background.</summary>
-    public static Rgb Of(Background background) => BackgroundValues[(int)background];
+    public static ColorF Of(Background background) => BackgroundValues[(int)background];
 
     /// <summary>Whether an object of <paramref name="color"/> is clearly visible on <paramref name="background"/>.</summary>
     public static bool Contrasts(NamedColor color, Background background) =>

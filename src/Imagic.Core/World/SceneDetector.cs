@@ -63,10 +63,10 @@ public static class SceneDetector
     const int TemplateSupersample = 4;
 
     /// <summary>Detects the scene in a CHW float image of <paramref name="size"/>×<paramref name="size"/> pixels.</summary>
-    public static Detection Detect(float[] chw, int size) => Detect(new RgbImage(size, chw));
+    public static Detection Detect(float[] chw, int size) => Detect(new SceneImage(size, chw));
 
     /// <summary>Detects the scene in <paramref name="image"/>.</summary>
-    public static Detection Detect(RgbImage image)
+    public static Detection Detect(SceneImage image)
     {
         var background = DetectBackground(image);
         var bg = Palette.Of(background);
@@ -82,7 +82,7 @@ public static class SceneDetector
         return new Detection(background, objects);
     }
 
-    static Background DetectBackground(RgbImage image)
+    static Background DetectBackground(SceneImage image)
     {
         int n = image.Size;
         var r = new List<float>();
@@ -98,7 +98,7 @@ public static class SceneDetector
             }
         // The median ignores objects that touch the border and, unlike the most common exact value,
         // survives noise.
-        var median = new Rgb(Median(r), Median(g), Median(b));
+        var median = new ColorF(Median(r), Median(g), Median(b));
         return Palette.Backgrounds.MinBy(bgName => Palette.Of(bgName).DistanceTo(median));
     }
 
@@ -109,7 +109,7 @@ public static class SceneDetector
     }
 
     // Labels 8-connected foreground components 1..K (0 = background) by flood fill.
-    static int[] LabelComponents(RgbImage image, Rgb bg, out List<List<int>> components)
+    static int[] LabelComponents(SceneImage image, ColorF bg, out List<List<int>> components)
     {
         int n = image.Size;
         var labels = new int[n * n];
@@ -147,10 +147,10 @@ public static class SceneDetector
         return labels;
     }
 
-    static bool IsForeground(RgbImage image, int i, int n, Rgb bg) =>
+    static bool IsForeground(SceneImage image, int i, int n, ColorF bg) =>
         image[i % n, i / n].DistanceTo(bg) > ForegroundThreshold;
 
-    static DetectedObject? DetectObject(RgbImage image, Background background, int[] labels, int label, List<int> pixels)
+    static DetectedObject? DetectObject(SceneImage image, Background background, int[] labels, int label, List<int> pixels)
     {
         int n = image.Size;
         var bg = Palette.Of(background);
@@ -244,7 +244,7 @@ public static class SceneDetector
             }
     }
 
-    static NamedColor DetectColor(RgbImage image, Rgb bg, Background background, List<int> pixels)
+    static NamedColor DetectColor(SceneImage image, ColorF bg, Background background, List<int> pixels)
     {
         int n = image.Size;
         float maxDistance = pixels.Max(i => image[i % n, i / n].DistanceTo(bg));
@@ -260,7 +260,7 @@ public static class SceneDetector
             b += p.B;
             count++;
         }
-        var mean = new Rgb(r / count, g / count, b / count);
+        var mean = new ColorF(r / count, g / count, b / count);
         return Palette.ColorsOn(background).MinBy(c =>
         {
             var target = Palette.Of(c);
@@ -270,7 +270,7 @@ public static class SceneDetector
     }
 
     // The α in [0, 1] for which bg + α(c − bg) is closest to p.
-    static float Unmix(Rgb p, Rgb bg, Rgb c)
+    static float Unmix(ColorF p, ColorF bg, ColorF c)
     {
         float dr = c.R - bg.R, dg = c.G - bg.G, db = c.B - bg.B;
         float t = ((p.R - bg.R) * dr + (p.G - bg.G) * dg + (p.B - bg.B) * db) / (dr * dr + dg * dg + db * db);
@@ -279,7 +279,7 @@ public static class SceneDetector
 
     // α of the component's pixels and of their one-pixel halo (faint edge pixels below the
     // foreground threshold), zero elsewhere and on other components.
-    static float[] Coverage(RgbImage image, Rgb bg, Rgb color, int[] labels, int label, List<int> pixels)
+    static float[] Coverage(SceneImage image, ColorF bg, ColorF color, int[] labels, int label, List<int> pixels)
     {
         int n = image.Size;
         var alpha = new float[n * n];

@@ -14,7 +14,7 @@ public static class SceneRenderer
     /// A pixel a fraction α covered by an object shows lerp(background, colour, α), which is what
     /// box-filtered anti-aliasing gives and what the detector inverts to find colours on thin strokes.
     /// </remarks>
-    public static RgbImage Render(Scene scene, int size = 32, int supersample = 4)
+    public static SceneImage Render(Scene scene, int size = 32, int supersample = 4)
     {
         var background = Palette.Of(scene.Background);
         int plane = size * size;
@@ -46,7 +46,7 @@ public static class SceneRenderer
                 chw[2 * plane + i] = (1 - a) * chw[2 * plane + i] + a * color.B;
             }
         }
-        return new RgbImage(size, chw);
+        return new SceneImage(size, chw);
     }
 
     /// <summary>

@@ -48,7 +48,7 @@ public class SceneDetectorTests(ITestOutputHelper output)
     [Fact]
     public void Detect_EmptyCanvas_FindsOnlyTheBackground()
     {
-        var image = new RgbImage(32, new float[3 * 32 * 32]);
+        var image = new SceneImage(32, new float[3 * 32 * 32]);
 
         var detection = SceneDetector.Detect(image);
 
@@ -105,14 +105,14 @@ public class SceneDetectorTests(ITestOutputHelper output)
         return accuracy;
     }
 
-    static void AddNoise(RgbImage image, double sigma, WorldRandom rng)
+    static void AddNoise(SceneImage image, double sigma, WorldRandom rng)
     {
         for (int i = 0; i < image.Chw.Length; i++)
             image.Chw[i] = Math.Clamp(image.Chw[i] + (float)(sigma * rng.NextGaussian()), 0f, 1f);
     }
 
     // A Gaussian blur of σ = 0.6 px (5×5 kernel), edge pixels clamped: a stand-in for a generator's softness.
-    static RgbImage Blur(RgbImage image)
+    static SceneImage Blur(SceneImage image)
     {
         int n = image.Size;
         var kernel = Enumerable.Range(-2, 5).Select(d => Math.Exp(-d * d / (2 * 0.6 * 0.6))).ToArray();
@@ -131,6 +131,6 @@ public class SceneDetectorTests(ITestOutputHelper output)
                         }
                     result[c * n * n + y * n + x] = (float)(sum / (total * total));
                 }
-        return new RgbImage(n, result);
+        return new SceneImage(n, result);
     }
 }

@@ -75,7 +75,7 @@ public class SceneRendererTests
     [Fact]
     public void ToRgbBytes_InterleavesAndRounds()
     {
-        var image = new RgbImage(1, [1f, 0.5f, 0f]);
+        var image = new SceneImage(1, [1f, 0.5f, 0f]);
 
         Assert.Equal(new byte[] { 255, 128, 0 }, image.ToRgbBytes());
     }

@@ -1,5 +1,3 @@
-using Imagic.IO;
-using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,10 +7,10 @@ namespace Imagic.World;
 /// A square RGB image with float channels in [0, 1], stored channel-first (CHW) like the model's input:
 /// index <c>c·H·W + y·W + x</c>.
 /// </summary>
-public sealed class RgbImage
+public sealed class SceneImage
 {
     /// <summary>Wraps <paramref name="chw"/> (not copied); its length must be 3·size².</summary>
-    public RgbImage(int size, float[] chw)
+    public SceneImage(int size, float[] chw)
     {
         if (size <= 0)
             throw new ArgumentOutOfRangeException(nameof(size), size, "must be positive");
@@ -29,12 +27,12 @@ public sealed class RgbImage
     public float[] Chw { get; }
 
     /// <summary>The colour of pixel (x, y).</summary>
-    public Rgb this[int x, int y]
+    public ColorF this[int x, int y]
     {
         get
         {
             int plane = Size * Size, i = y * Size + x;
-            return new Rgb(Chw[i], Chw[plane + i], Chw[2 * plane + i]);
+            return new ColorF(Chw[i], Chw[plane + i], Chw[2 * plane + i]);
         }
     }
 
@@ -52,18 +50,22 @@ public sealed class RgbImage
     /// <summary>A float32 tensor of shape [3, size, size] with values in [0, 1], on the CPU.</summary>
     public Tensor ToTensor() => torch.tensor(Chw, [3, Size, Size], ScalarType.Float32);
 
-    /// <summary>Writes the image as a PNG, for looking at samples while debugging.</summary>
-    public void SavePng(string path)
+    /// <summary>The image as 8-bit RGB, for saving with <see cref="Imaging.ImageIO"/> or composing grids.</summary>
+    public Imaging.RgbImage ToImage() => new(Size, Size, ToRgbBytes());
+
+    /// <summary>Writes the image as a PNG (atomically).</summary>
+    public void SavePng(string path) => Imaging.ImageIO.SavePng(ToImage(), path);
+
+    /// <summary>Reads an 8-bit image (e.g. a decoded model output) back into channel-first floats in [0, 1].</summary>
+    public static SceneImage From(Imaging.RgbImage image)
     {
-        var rgb = ToRgbBytes();
-        using var bitmap = new SKBitmap(new SKImageInfo(Size, Size, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        for (int y = 0; y < Size; y++)
-            for (int x = 0; x < Size; x++)
-            {
-                int i = 3 * (y * Size + x);
-                bitmap.SetPixel(x, y, new SKColor(rgb[i], rgb[i + 1], rgb[i + 2]));
-            }
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        AtomicFile.WriteAllBytes(path, data.AsSpan());
+        if (image.Width != image.Height)
+            throw new ImagicException($"Shapes-world images are square; got {image.Width}x{image.Height}.");
+        int plane = image.Width * image.Height;
+        var chw = new float[3 * plane];
+        for (int i = 0; i < plane; i++)
+            for (int c = 0; c < 3; c++)
+                chw[c * plane + i] = image.Pixels[3 * i + c] / 255f;
+        return new SceneImage(image.Width, chw);
     }
 }
