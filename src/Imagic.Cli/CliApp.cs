@@ -13,6 +13,7 @@ public static class CliApp
         GenerateCommand.Create(),
         EditCommand.Create(),
         SampleCommand.Create(),
+        TrainCommand.Create(),
     };
 
     /// <summary>Parses and runs; returns the process exit code (0 success, 1 error, 130 cancelled).</summary>

@@ -115,7 +115,11 @@ public sealed class StableDiffusionPipeline : IDisposable
         Directory.CreateDirectory(tokDir);
         if (Path.GetFullPath(tokDir) != Path.GetFullPath(TokenizerDir))
             foreach (var file in Directory.EnumerateFiles(TokenizerDir))
-                File.Copy(file, Path.Combine(tokDir, Path.GetFileName(file)), overwrite: true);
+            {
+                var target = Path.Combine(tokDir, Path.GetFileName(file));
+                File.Copy(file, target, overwrite: true);
+                File.SetAttributes(target, FileAttributes.Normal); // the source may be read-only
+            }
 
         SaveComponent(Path.Combine(dir, "text_encoder"), "model.safetensors",
             ModelConfigJson.WithClassName(ModelConfigJson.Write(TextEncoder.Config), "CLIPTextModel", "architectures"), TextEncoder, weightsType);

@@ -1,0 +1,49 @@
+namespace Imagic.Training;
+
+/// <summary>Options of <c>imagic train</c>; the defaults are the bundled model's recipe.</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Phase 1: VAE steps. Default 1500.</summary>
+    public int VaeSteps { get; init; } = 1500;
+
+    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 7000.</summary>
+    public int Steps { get; init; } = 7000;
+
+    /// <summary>Images per step. Default 32.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>VAE learning rate (Adam). Default 1e-3.</summary>
+    public double VaeLearningRate { get; init; } = 1e-3;
+
+    /// <summary>Peak learning rate of phase 2 (AdamW), reached after <see cref="WarmupSteps"/>. Default 6e-4.</summary>
+    public double LearningRate { get; init; } = 6e-4;
+
+    /// <summary>Linear warm-up steps of phase 2. Default 200.</summary>
+    public int WarmupSteps { get; init; } = 200;
+
+    /// <summary>AdamW weight decay of phase 2. Default 0.01.</summary>
+    public double WeightDecay { get; init; } = 0.01;
+
+    /// <summary>Decay of the exponential moving average of the weights that is exported. Default 0.999.</summary>
+    public double EmaDecay { get; init; } = 0.999;
+
+    /// <summary>Fraction of captions replaced by "" so classifier-free guidance works. Default 0.1.</summary>
+    public double CaptionDropout { get; init; } = 0.1;
+
+    /// <summary>Gradient norm clip of phase 2. Default 1.</summary>
+    public double GradientClip { get; init; } = 1.0;
+
+    /// <summary>Seed of the data and every random draw. Default 0.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Steps between checkpoints. Default 250.</summary>
+    public int CheckpointEvery { get; init; } = 250;
+
+    public void Validate()
+    {
+        if (VaeSteps < 0 || Steps < 0) throw new ImagicException("Step counts must be ≥ 0.");
+        if (BatchSize < 1) throw new ImagicException($"--batch must be ≥ 1, got {BatchSize}.");
+        if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
+        if (CaptionDropout is < 0 or > 1) throw new ImagicException("Caption dropout must be in [0, 1].");
+    }
+}
