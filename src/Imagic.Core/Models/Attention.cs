@@ -27,6 +27,9 @@ public sealed class Attention : Module
     readonly int _heads;
     readonly bool _residual;
 
+    /// <summary>Number of attention heads.</summary>
+    public int Heads => _heads;
+
     /// <param name="queryDim">Channels of the query input.</param>
     /// <param name="crossAttentionDim">Channels of the context; null for self-attention.</param>
     /// <param name="heads">Number of heads.</param>
