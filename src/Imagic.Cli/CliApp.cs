@@ -14,6 +14,7 @@ public static class CliApp
         EditCommand.Create(),
         SampleCommand.Create(),
         TrainCommand.Create(),
+        EvalModelCommand.Create(),
     };
 
     /// <summary>Parses and runs; returns the process exit code (0 success, 1 error, 130 cancelled).</summary>

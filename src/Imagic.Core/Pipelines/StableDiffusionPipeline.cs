@@ -191,6 +191,17 @@ public sealed class StableDiffusionPipeline : IDisposable
         return TextEncoder.Forward(ids);
     }
 
+    /// <summary>Encodes several prompts at once → [N, 77, hidden].</summary>
+    public Tensor EncodePrompts(IReadOnlyList<string> prompts)
+    {
+        foreach (var p in prompts)
+            if (Tokenizer.Encode(p).Truncated)
+                Warn($"The prompt is longer than {Tokenizer.MaxLength - 2} tokens and was truncated: \"{Shorten(p)}\"");
+        using var _ = torch.no_grad();
+        using var ids = Tokenizer.EncodeBatch(prompts);
+        return TextEncoder.Forward(ids);
+    }
+
     static string Shorten(string s) => s.Length <= 60 ? s : s[..57] + "...";
 
     /// <summary>Checks that an image size suits the model; throws an <see cref="ImagicException"/> otherwise.</summary>
@@ -239,6 +250,8 @@ public sealed class StableDiffusionPipeline : IDisposable
         using var t = torch.tensor(timestep);
         if (guidanceScale == 1.0)
             return UNet.Forward(latents, t, cond).MoveToOuterDisposeScope();
+        if (uncond.shape[0] != cond.shape[0])
+            uncond = uncond.expand(cond.shape[0], uncond.shape[1], uncond.shape[2]);
         var output = UNet.Forward(torch.cat(new[] { latents, latents }), t, torch.cat(new[] { uncond, cond }));
         var parts = output.chunk(2);
         return (parts[0] + guidanceScale * (parts[1] - parts[0])).MoveToOuterDisposeScope();
