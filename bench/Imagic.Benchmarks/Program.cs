@@ -1,28 +1,36 @@
-using System.Diagnostics;
-using Imagic.Models;
+using Imagic.Benchmarks;
+using Imagic.IO;
 using TorchSharp;
-using static TorchSharp.torch;
 
-torch.set_num_threads(2);
-int bs = int.Parse(args[0]);
-int res = int.Parse(args[1]);
-var ch = args[2].Split(',').Select(int.Parse).ToArray();
-var down = args[3].Split(',');
-var up = down.Reverse().Select(d => d.Replace("Down", "Up")).ToArray();
-int lpb = int.Parse(args[4]);
-int inCh = int.Parse(args[5]);
-var cfg = new UNet2DConditionConfig { BlockOutChannels = ch, DownBlockTypes = down, UpBlockTypes = up, LayersPerBlock = lpb,
-  InChannels = inCh, OutChannels = inCh, CrossAttentionDim = 64, AttentionHeadDim = 4, NormNumGroups = 16 };
-var unet = new UNet2DConditionModel(cfg);
-Console.WriteLine($"params {unet.parameters().Sum(p => p.numel())/1e6:F2}M");
-var opt = torch.optim.AdamW(unet.parameters(), 1e-3);
-var x = torch.randn(bs, inCh, res, res); var ctx = torch.randn(bs, 77, 64); var t = torch.randint(0, 1000, bs);
-var sw = new Stopwatch();
-for (int i = 0; i < 6; i++) {
-  if (i == 2) sw.Restart();
-  using var scope = torch.NewDisposeScope();
-  opt.zero_grad();
-  var o = unet.Forward(x, t, ctx);
-  var loss = (o - x).pow(2).mean(); loss.backward(); opt.step();
+// Speed benchmark of the Imagic stages (see docs/performance.md).
+// Usage: dotnet run -c Release --project bench/Imagic.Benchmarks -- [--model DIR] [--latent-size N] [--threads N] [--out FILE]
+string model = Arg("--model") ?? "../shared/bench/sd-mini";
+int latentSize = int.Parse(Arg("--latent-size") ?? "32");
+int threads = int.Parse(Arg("--threads") ?? "2");
+string? output = Arg("--out");
+
+torch.set_num_threads(threads);
+try
+{
+    var report = SpeedBenchmark.RunOnConfigs(model, latentSize, log: Console.WriteLine);
+    Console.WriteLine();
+    Console.WriteLine($"{"step",-32} {"batch",5} {"median s",9} {"GFLOP",8} {"GFLOP/s",8}");
+    foreach (var s in report.Steps)
+        Console.WriteLine($"{s.Name,-32} {s.Batch,5} {s.MedianSeconds,9:F3} {s.Gflop,8:F2} {s.GflopPerSecond,8:F1}");
+    Console.WriteLine($"UNet forward at batch 1: {report.UNetForwardGflopBatch1:F2} GFLOP; matmul 2048²: {report.MatmulGflopPerSecond:F1} GFLOP/s; " +
+        $"peak RSS {report.PeakResidentMegabytes:F0} MB; {report.Threads} threads");
+    if (output is not null)
+        AtomicFile.WriteAllText(output, report.ToJson());
+    return 0;
 }
-Console.WriteLine($"step {sw.Elapsed.TotalSeconds/4:F3}s");
+catch (Imagic.ImagicException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+
+string? Arg(string name)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}

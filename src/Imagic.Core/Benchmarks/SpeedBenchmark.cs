@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Imagic.Models;
+using Imagic.Pipelines;
+using Imagic.Schedulers;
+using Imagic.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Imagic.Benchmarks;
+
+/// <summary>One timed operation: median seconds per step after warm-up, and the FLOP rate it reached.</summary>
+public sealed record TimedStep(string Name, int Batch, double MedianSeconds, double MinSeconds, double Gflop, double GflopPerSecond);
+
+/// <summary>What <c>imagic bench-speed</c> reports for one model.</summary>
+public sealed record SpeedReport(string Model, int LatentSize, int Threads, IReadOnlyList<TimedStep> Steps,
+    double MatmulGflopPerSecond, double UNetForwardGflopBatch1, double PeakResidentMegabytes, string Machine)
+{
+    public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
+}
+
+/// <summary>
+/// Times the steps Imagic spends its time in, exactly as the editor runs them: a stage A step (embedding
+/// gradient only, UNet frozen), a stage B step (all UNet weights) and a guided DDIM sampling step
+/// (UNet at batch 2). Also a bare UNet forward at batch 2, a large float32 matmul for the machine's
+/// attainable rate, and peak resident memory.
+/// </summary>
+public static class SpeedBenchmark
+{
+    /// <summary>Builds the UNet from <c>unet/config.json</c> with random weights (weights do not change the time of a step).</summary>
+    public static SpeedReport RunOnConfigs(string modelDir, int latentSize, int warmup = 2, int repeats = 5, Action<string>? log = null)
+    {
+        var unetConfig = UNet2DConditionConfig.FromFile(Path.Combine(modelDir, "unet", "config.json"));
+        var schedulerPath = Path.Combine(modelDir, "scheduler", "scheduler_config.json");
+        var scheduler = File.Exists(schedulerPath) ? SchedulerConfig.FromFile(schedulerPath) : new SchedulerConfig();
+        torch.manual_seed(0);
+        using var unet = new UNet2DConditionModel(unetConfig);
+        return Run(modelDir, unet, scheduler, latentSize, warmup, repeats, log);
+    }
+
+    public static SpeedReport Run(string name, UNet2DConditionModel unet, SchedulerConfig schedulerConfig, int latentSize,
+        int warmup = 2, int repeats = 5, Action<string>? log = null)
+    {
+        log ??= _ => { };
+        var ddpm = new DdpmScheduler(schedulerConfig);
+        var ddim = new DdimScheduler(schedulerConfig);
+        ddim.SetTimesteps(50);
+        int channels = unet.Config.InChannels, width = unet.Config.CrossAttentionDim;
+        double flops1 = FlopCounter.UNetForward(unet, 1, latentSize);
+        double flops2 = 2 * flops1;
+        var z0 = torch.randn(1, channels, latentSize, latentSize).DetachFromDisposeScope();
+        var context = torch.randn(1, 77, width).DetachFromDisposeScope();
+        var uncond = torch.randn(1, 77, width).DetachFromDisposeScope();
+        using var generator = new Generator(0, torch.CPU);
+        var steps = new List<TimedStep>();
+        foreach (var p in unet.parameters()) p.requires_grad = false;
+
+        // Stage A: gradient with respect to the embedding only.
+        var eOpt = context.clone().requires_grad_(true).DetachFromDisposeScope();
+        using (var adam = new Adam(new[] { ("e_opt", eOpt) }, 2e-3))
+            steps.Add(Time("stage A step (embedding)", 1, 2 * flops1, warmup, repeats, log, () =>
+            {
+                adam.ZeroGrad();
+                DenoisingLoss.Compute(unet, ddpm, z0, eOpt, generator).backward();
+                adam.Step();
+            }));
+
+        // Stage B: every UNet weight.
+        foreach (var p in unet.parameters()) p.requires_grad = true;
+        unet.train();
+        using (var adam = new Adam(unet.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), 5e-7))
+            steps.Add(Time("stage B step (UNet fine-tune)", 1, 3 * flops1, warmup, repeats, log, () =>
+            {
+                adam.ZeroGrad();
+                DenoisingLoss.Compute(unet, ddpm, z0, context, generator).backward();
+                adam.Step();
+            }));
+        foreach (var p in unet.parameters()) p.requires_grad = false;
+        unet.eval();
+
+        // Stage C: one guided DDIM step (the UNet sees a batch of two: unconditional and conditional).
+        var latents = torch.randn(1, channels, latentSize, latentSize).DetachFromDisposeScope();
+        long t = ddim.Timesteps[10];
+        steps.Add(Time("guided sampling step", 2, flops2, warmup, repeats, log, () =>
+        {
+            using var _ = torch.no_grad();
+            var eps = unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t), torch.cat(new[] { uncond, context })).chunk(2);
+            var guided = eps[0] + 7.5 * (eps[1] - eps[0]);
+            ddim.Step(guided, t, latents);
+        }));
+        steps.Add(Time("UNet forward", 2, flops2, warmup, repeats, log, () =>
+        {
+            using var _ = torch.no_grad();
+            unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t), torch.cat(new[] { uncond, context }));
+        }));
+
+        double matmul = MatmulRate(log);
+        return new SpeedReport(name, latentSize, torch.get_num_threads(), steps, matmul, flops1 / 1e9, PeakResidentMegabytes(),
+            $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+    }
+
+    static TimedStep Time(string name, int batch, double flops, int warmup, int repeats, Action<string> log, Action step)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < warmup + repeats; i++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            step();
+            if (i >= warmup) times.Add(clock.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        double median = times[times.Count / 2];
+        log($"{name}: median {median:F3} s over {repeats} (min {times[0]:F3} s), {flops / median / 1e9:F1} GFLOP/s");
+        return new TimedStep(name, batch, median, times[0], flops / 1e9, flops / median / 1e9);
+    }
+
+    /// <summary>A 2048² float32 matmul: what this machine's BLAS attains with the current thread count.</summary>
+    static double MatmulRate(Action<string> log)
+    {
+        using var scope = torch.NewDisposeScope();
+        var a = torch.randn(2048, 2048);
+        var b = torch.randn(2048, 2048);
+        a.matmul(b);
+        var times = new List<double>();
+        for (int i = 0; i < 5; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var c = a.matmul(b);
+            times.Add(clock.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        double rate = 2.0 * 2048 * 2048 * 2048 / times[2] / 1e9;
+        log($"matmul 2048²: {rate:F1} GFLOP/s");
+        return rate;
+    }
+
+    /// <summary>Peak resident set size (VmHWM) of this process, in MB; 0 where /proc is not available.</summary>
+    public static double PeakResidentMegabytes()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:"));
+            return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
