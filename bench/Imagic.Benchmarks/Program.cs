@@ -17,6 +17,8 @@ try
     Console.WriteLine($"{"step",-32} {"batch",5} {"median s",9} {"GFLOP",8} {"GFLOP/s",8}");
     foreach (var s in report.Steps)
         Console.WriteLine($"{s.Name,-32} {s.Batch,5} {s.MedianSeconds,9:F3} {s.Gflop,8:F2} {s.GflopPerSecond,8:F1}");
+    Console.WriteLine("Batch-2 UNet forward time by layer type: " +
+        string.Join(", ", report.ForwardSecondsByLayerType.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value:F3} s")));
     Console.WriteLine($"UNet forward at batch 1: {report.UNetForwardGflopBatch1:F2} GFLOP; matmul 2048²: {report.MatmulGflopPerSecond:F1} GFLOP/s; " +
         $"peak RSS {report.PeakResidentMegabytes:F0} MB; {report.Threads} threads");
     if (output is not null)

@@ -56,14 +56,18 @@ public static class FlopCounter
         return total;
     }
 
-    sealed class Remover(Action remove) : IDisposable
-    {
-        public void Dispose() => remove();
-    }
-
     static IDisposable Hook(nn.Module<Tensor, Tensor> module, Action<Tensor, Tensor> onForward)
     {
         var handle = module.register_forward_hook((m, input, output) => { onForward(input, output); return output; });
-        return new Remover(() => handle.remove());
+        return new HookRemover(handle.remove);
+    }
+}
+
+/// <summary>Removes forward hooks when disposed.</summary>
+internal sealed class HookRemover(params Action[] removers) : IDisposable
+{
+    public void Dispose()
+    {
+        foreach (var remove in removers) remove();
     }
 }

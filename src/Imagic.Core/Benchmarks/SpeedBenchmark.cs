@@ -14,7 +14,8 @@ public sealed record TimedStep(string Name, int Batch, double MedianSeconds, dou
 
 /// <summary>What <c>imagic bench-speed</c> reports for one model.</summary>
 public sealed record SpeedReport(string Model, int LatentSize, int Threads, IReadOnlyList<TimedStep> Steps,
-    double MatmulGflopPerSecond, double UNetForwardGflopBatch1, double PeakResidentMegabytes, string Machine)
+    double MatmulGflopPerSecond, double UNetForwardGflopBatch1, double PeakResidentMegabytes, string Machine,
+    IReadOnlyDictionary<string, double> ForwardSecondsByLayerType)
 {
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
 }
@@ -94,9 +95,12 @@ public static class SpeedBenchmark
             unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t), torch.cat(new[] { uncond, context }));
         }));
 
+        var byLayer = ProfileForward(unet, latents, uncond, context, t, repeats);
+        foreach (var (layer, seconds) in byLayer)
+            log($"  forward time in {layer}: {seconds:F3} s");
         double matmul = MatmulRate(log);
         return new SpeedReport(name, latentSize, torch.get_num_threads(), steps, matmul, flops1 / 1e9, PeakResidentMegabytes(),
-            $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+            $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", byLayer);
     }
 
     static TimedStep Time(string name, int batch, double flops, int warmup, int repeats, Action<string> log, Action step)
@@ -113,6 +117,57 @@ public static class SpeedBenchmark
         double median = times[times.Count / 2];
         log($"{name}: median {median:F3} s over {repeats} (min {times[0]:F3} s), {flops / median / 1e9:F1} GFLOP/s");
         return new TimedStep(name, batch, median, times[0], flops / 1e9, flops / median / 1e9);
+    }
+
+    /// <summary>
+    /// Where a batch-2 UNet forward spends its time, by layer type, from pre- and post-forward hooks on
+    /// the leaf layers (libtorch runs CPU ops synchronously, so wall time between the hooks is the
+    /// layer's). "other" is the rest: the attention core (scaled-dot-product), activations,
+    /// concatenations, upsampling and additions. Median over <paramref name="repeats"/> passes.
+    /// </summary>
+    static Dictionary<string, double> ProfileForward(UNet2DConditionModel unet, Tensor latents, Tensor uncond, Tensor context, long t, int repeats)
+    {
+        var totals = new Dictionary<string, List<double>>();
+        var current = new Dictionary<string, double>();
+        var clock = new Stopwatch();
+        var handles = new List<IDisposable>();
+        foreach (var (_, module) in unet.named_modules())
+        {
+            string? type = module switch
+            {
+                TorchSharp.Modules.Conv2d => "Conv2d",
+                TorchSharp.Modules.Linear => "Linear",
+                TorchSharp.Modules.GroupNorm => "GroupNorm",
+                TorchSharp.Modules.LayerNorm => "LayerNorm",
+                _ => null,
+            };
+            if (type is null) continue;
+            var m = (nn.Module<Tensor, Tensor>)module;
+            double started = 0;
+            var pre = m.register_forward_pre_hook((_, input) => { started = clock.Elapsed.TotalSeconds; return input; });
+            var post = m.register_forward_hook((_, _, output) =>
+            {
+                current[type] = current.GetValueOrDefault(type) + clock.Elapsed.TotalSeconds - started;
+                return output;
+            });
+            handles.Add(new HookRemover(pre.remove, post.remove));
+        }
+        using (torch.no_grad())
+            for (int i = 0; i < repeats + 1; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                current.Clear();
+                clock.Restart();
+                unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t), torch.cat(new[] { uncond, context }));
+                current["total"] = clock.Elapsed.TotalSeconds;
+                if (i == 0) continue; // warm-up
+                foreach (var (k, v) in current)
+                    (totals.TryGetValue(k, out var list) ? list : totals[k] = new List<double>()).Add(v);
+            }
+        foreach (var h in handles) h.Dispose();
+        var medians = totals.ToDictionary(kv => kv.Key, kv => kv.Value.OrderBy(v => v).ElementAt(kv.Value.Count / 2));
+        medians["other"] = medians["total"] - medians.Where(kv => kv.Key != "total").Sum(kv => kv.Value);
+        return medians;
     }
 
     /// <summary>A 2048² float32 matmul: what this machine's BLAS attains with the current thread count.</summary>
