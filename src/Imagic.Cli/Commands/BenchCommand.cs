@@ -17,7 +17,8 @@ internal static class BenchCommand
         suite.AcceptOnlyFromAmong("shapes", EditSuite.ShapesVersion);
         var quick = new Option<bool>("--quick")
         {
-            Description = $"A short run: {QuickCasesPerCategory} cases per category, at most 20 sampling steps, 3 SDEdit strengths and 3 inversion guidance scales.",
+            Description = $"A short run: {QuickCasesPerCategory} cases per category, at most 20 sampling steps, 3 SDEdit strengths, " +
+                $"3 inversion guidance scales, and Imagic stages A and B capped at {BenchSettings.QuickMaxTrainingSteps} steps each.",
         };
         var methods = new Option<string>("--methods")
         {
@@ -35,15 +36,21 @@ internal static class BenchCommand
             DefaultValueFactory = _ => "bench-results",
         };
         var steps = new Option<int?>("--steps") { Description = "DDIM steps of every method (default: the model's Imagic default; at most 20 with --quick)." };
-        var embeddingSteps = new Option<int?>("--embedding-steps") { Description = "Imagic stage A steps (default: the model's Imagic default)." };
-        var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "Imagic stage B steps (default: the model's Imagic default)." };
+        var embeddingSteps = new Option<int?>("--embedding-steps") { Description = "Imagic stage A steps (default: the model's Imagic default, at most 200 with --quick)." };
+        var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "Imagic stage B steps (default: the model's Imagic default, at most 200 with --quick)." };
+        var inversionPrompt = new Option<string>("--inversion-prompt")
+        {
+            Description = "What the DDIM-inversion baseline inverts the input with: 'source' (its true caption, the baseline's best case) or 'empty'.",
+            DefaultValueFactory = _ => "source",
+        };
+        inversionPrompt.AcceptOnlyFromAmong("source", "empty");
         var command = new Command("bench",
             "Measure editing quality on a suite of edits with ground truth: Imagic (swept over η) against SDEdit (over strength), " +
             "DDIM inversion (over guidance) and plain text-to-image, all with the same model, seeds and sampler steps. " +
             "Writes results.json, summary.md, chart.png (edit success vs fidelity), chart-input.png and examples.png.\n" +
             "Examples:\n  imagic bench --suite shapes --quick\n  imagic bench --suite shapes --out bench-results  (hours; resumable)")
         {
-            suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps,
+            suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, inversionPrompt,
         };
         command.SetAction(result =>
         {
@@ -63,6 +70,7 @@ internal static class BenchCommand
             if (result.GetValue(steps) is int s) settings = settings with { SamplingSteps = s };
             settings = settings with
             {
+                InversionPrompt = result.GetValue(inversionPrompt) == "empty" ? InversionPrompt.Empty : InversionPrompt.SourceCaption,
                 Imagic = settings.Imagic with
                 {
                     EmbeddingSteps = result.GetValue(embeddingSteps) ?? settings.Imagic.EmbeddingSteps,

@@ -100,6 +100,16 @@ public class EditMethodsTests
         Assert.Equal(20, quick.SamplingSteps);
         Assert.Equal([0.4, 0.6, 0.8], quick.Strengths);
         Assert.Equal([1, 3, 7.5], quick.InversionGuidance);
-        Assert.Equal(full.Imagic, quick.Imagic);
+        Assert.Equal(BenchSettings.QuickMaxTrainingSteps, quick.Imagic.EmbeddingSteps);
+        Assert.Equal(BenchSettings.QuickMaxTrainingSteps, quick.Imagic.FinetuneSteps);
+        Assert.Equal(full.Imagic.FinetuneLearningRate, quick.Imagic.FinetuneLearningRate);
+    }
+
+    [Fact]
+    public void Settings_Quick_KeepsShorterTrainingAsItIs()
+    {
+        var settings = new BenchSettings { Imagic = new() { EmbeddingSteps = 120, FinetuneSteps = 80 } };
+        var quick = settings.Quick();
+        Assert.Equal((120, 80), (quick.Imagic.EmbeddingSteps, quick.Imagic.FinetuneSteps));
     }
 }
