@@ -86,8 +86,17 @@ internal static class BenchCommand
                 $"on {modelDir}: {string.Join(", ", names)}; {settings.SamplingSteps} sampling steps.");
             Console.WriteLine($"Folder: {Path.GetFullPath(outDir)}");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var outputs = ConsoleProgress.Run("bench", progress => QualityBenchmark.Run(pipe,
-                new BenchRequest(editSuite, names, settings, outDir, label), progress, ctrlC.Token, Log));
+            BenchOutputs outputs;
+            try
+            {
+                outputs = ConsoleProgress.Run("bench", progress => QualityBenchmark.Run(pipe,
+                    new BenchRequest(editSuite, names, settings, outDir, label), progress, ctrlC.Token, Log));
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine($"Interrupted. Finished cases are kept in {Path.GetFullPath(outDir)}; run the same command again to resume.");
+                throw;
+            }
             Console.WriteLine($"Done in {clock.Elapsed.TotalMinutes:F1} min.");
             foreach (var row in outputs.Results.Summary.Where(r => r.Category == BenchReport.AllCategories))
                 Console.WriteLine($"  {row.Method,-9} {BenchReport.Setting(row.Parameter, row.Value),-14} success {row.EditSuccess,4:P0}  " +

@@ -1,5 +1,8 @@
+using Imagic.Models;
 using Imagic.Pipelines;
 using Imagic.Quality;
+using Imagic.Training;
+using TorchSharp;
 
 namespace Imagic.Tests.Quality;
 
@@ -31,6 +34,28 @@ public class QualityBenchmarkTests
         Assert.Contains("## Each method at its best setting", markdown);
         foreach (var png in new[] { outputs.ChartPath, outputs.InputChartPath, outputs.ExamplesPath })
             Assert.True(new FileInfo(png).Length > 1000, png);
+    }
+
+    [Fact]
+    public void Run_OnTheBundledModelsArchitecture_Scores32PixelOutputs()
+    {
+        // Given the shapes model's architecture (32×32 images, 16×16×4 latents) with random weights
+        torch.manual_seed(0);
+        using var pipe = StableDiffusionPipeline.Create(Path.Combine(TestPaths.TinySd1, "tokenizer"),
+            new ClipTextModel(ShapesModelConfigs.TextEncoder()), new UNet2DConditionModel(ShapesModelConfigs.UNet()),
+            new AutoencoderKL(ShapesModelConfigs.Vae()), ShapesModelConfigs.Scheduler());
+        pipe.SetTrainable(false);
+        var dir = TestPaths.NewTempDir();
+
+        // When one case runs with every method
+        var outputs = QualityBenchmark.Run(pipe, Request(dir));
+
+        // Then every output is a 32×32 image with finite scores
+        Assert.Equal(32, outputs.Results.Resolution);
+        Assert.Equal("in-memory", outputs.Results.ModelFingerprint);
+        var image = Imagic.Imaging.ImageIO.Load(Path.Combine(dir, outputs.Results.Results[0].Points[0].Image));
+        Assert.Equal((32, 32), (image.Width, image.Height));
+        Assert.All(outputs.Results.Results.SelectMany(r => r.Points), p => Assert.True(double.IsFinite(p.Score.Ssim) && double.IsFinite(p.Score.Psnr)));
     }
 
     [Fact]
