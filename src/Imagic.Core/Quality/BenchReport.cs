@@ -123,6 +123,18 @@ public static class BenchReport
                 md.AppendLine($"| {Setting(any)} | {string.Join(" | ", cells)} |");
             }
         }
+
+        md.AppendLine();
+        md.AppendLine("## Cases");
+        md.AppendLine();
+        md.AppendLine("<details><summary>Every case: edits and target text (images in <code>cases/&lt;id&gt;/</code>)</summary>");
+        md.AppendLine();
+        md.AppendLine("| case | edits | target text |");
+        md.AppendLine("|---|---|---|");
+        foreach (var c in bench.Cases)
+            md.AppendLine($"| {c.Id} | {string.Join(", ", c.Edits)} | {c.TargetText} |");
+        md.AppendLine();
+        md.AppendLine("</details>");
         return md.ToString();
     }
 

@@ -35,19 +35,24 @@ public enum EditCategory
 /// <param name="Seed">The case's own seed: every method draws its noise (and Imagic its training noise) from it.</param>
 public sealed record EditCase(string Id, EditCategory Category, Scene Source, IReadOnlyList<SceneEdit> Edits, long Seed)
 {
-    readonly EditPrompt _prompt = new(Source, Edits);
+    /// <summary>The requested changes: a copy, checked at construction (distinct attributes, a valid target).</summary>
+    public IReadOnlyList<SceneEdit> Edits { get; init; } = new EditPrompt(Source, Edits).Edits;
+
+    // Derived on demand rather than stored, so that a copy made with `with` never carries stale values.
+
+    EditPrompt Prompt => new(Source, Edits);
 
     /// <summary>The scene the edited image should show.</summary>
-    public Scene Target => _prompt.Target;
+    public Scene Target => Prompt.Target;
 
     /// <summary>The canonical caption of the target scene: the text every method receives.</summary>
-    public string TargetText => _prompt.TargetText;
+    public string TargetText => Prompt.TargetText;
 
     /// <summary>The canonical caption of the input scene (only the DDIM-inversion baseline may use it).</summary>
-    public string SourceText => _prompt.SourceText;
+    public string SourceText => Prompt.SourceText;
 
     /// <summary>The attributes that should change; everything else should be preserved.</summary>
-    public IReadOnlyList<SceneAttribute> EditedAttributes => _prompt.EditedAttributes;
+    public IReadOnlyList<SceneAttribute> EditedAttributes => Prompt.EditedAttributes;
 
     /// <summary>The input image at <paramref name="size"/>×<paramref name="size"/> pixels (default 32).</summary>
     public SceneImage Input(int size = 32) => SceneRenderer.Render(Source, size);
