@@ -15,6 +15,7 @@ public static class CliApp
         SampleCommand.Create(),
         TrainCommand.Create(),
         EvalModelCommand.Create(),
+        BenchCommand.Create(),
     };
 
     /// <summary>Parses and runs; returns the process exit code (0 success, 1 error, 130 cancelled).</summary>

@@ -1,0 +1,118 @@
+using System.CommandLine;
+using Imagic.Pipelines;
+using Imagic.Quality;
+using Spectre.Console;
+
+namespace Imagic.Cli.Commands;
+
+/// <summary><c>imagic bench</c>: the editing-quality benchmark (Imagic against SDEdit, DDIM inversion and text-to-image).</summary>
+internal static class BenchCommand
+{
+    /// <summary>Cases per category of <c>--quick</c>: 2, so 14 cases.</summary>
+    public const int QuickCasesPerCategory = 2;
+
+    public static Command Create()
+    {
+        var suite = new Option<string>("--suite") { Description = "The benchmark suite.", DefaultValueFactory = _ => "shapes" };
+        suite.AcceptOnlyFromAmong("shapes", EditSuite.ShapesVersion);
+        var quick = new Option<bool>("--quick")
+        {
+            Description = $"A short run: {QuickCasesPerCategory} cases per category, at most 20 sampling steps, 3 SDEdit strengths, " +
+                $"3 inversion guidance scales, and Imagic stages A and B capped at {BenchSettings.QuickMaxTrainingSteps} steps each.",
+        };
+        var methods = new Option<string>("--methods")
+        {
+            Description = $"Comma-separated methods to run, from {string.Join(",", EditMethod.AllNames)}.",
+            DefaultValueFactory = _ => string.Join(",", EditMethod.AllNames),
+        };
+        var model = new Option<string?>("--model", "-m") { Description = "Model folder (diffusers layout). Default: the bundled shapes model." };
+        var cases = new Option<int?>("--cases", "-n")
+        {
+            Description = $"Run only the first N cases (still balanced over the categories). Default: all {EditSuite.DefaultCasesPerCategory * EditSuite.Categories.Count}, or {QuickCasesPerCategory * EditSuite.Categories.Count} with --quick.",
+        };
+        var output = new Option<string>("--out", "-o")
+        {
+            Description = "Benchmark folder. Rerunning into the same folder resumes: finished (case, method) pairs are reused.",
+            DefaultValueFactory = _ => "bench-results",
+        };
+        var steps = new Option<int?>("--steps") { Description = "DDIM steps of every method (default: the model's Imagic default; at most 20 with --quick)." };
+        var embeddingSteps = new Option<int?>("--embedding-steps") { Description = "Imagic stage A steps (default: the model's Imagic default, at most 200 with --quick)." };
+        var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "Imagic stage B steps (default: the model's Imagic default, at most 200 with --quick)." };
+        var inversionPrompt = new Option<string>("--inversion-prompt")
+        {
+            Description = "What the DDIM-inversion baseline inverts the input with: 'source' (its true caption, the baseline's best case) or 'empty'.",
+            DefaultValueFactory = _ => "source",
+        };
+        inversionPrompt.AcceptOnlyFromAmong("source", "empty");
+        var command = new Command("bench",
+            "Measure editing quality on a suite of edits with ground truth: Imagic (swept over η) against SDEdit (over strength), " +
+            "DDIM inversion (over guidance) and plain text-to-image, all with the same model, seeds and sampler steps. " +
+            "Writes results.json, summary.md, chart.png (edit success vs fidelity), chart-input.png and examples.png.\n" +
+            "Examples:\n  imagic bench --suite shapes --quick\n  imagic bench --suite shapes --out bench-results  (hours; resumable)")
+        {
+            suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, inversionPrompt,
+        };
+        command.SetAction(result =>
+        {
+            using var ctrlC = new CtrlC();
+            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            bool isQuick = result.GetValue(quick);
+            var names = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var editSuite = EditSuite.Named(result.GetValue(suite)!);
+            int caseCount = result.GetValue(cases) ?? (isQuick ? QuickCasesPerCategory * EditSuite.Categories.Count : editSuite.Cases.Count);
+            if (caseCount < 1)
+                throw new ImagicException($"--cases must be at least 1, got {caseCount}.");
+            editSuite = editSuite.Take(caseCount);
+
+            string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
+            var settings = BenchSettings.ForModel(modelDir);
+            if (isQuick) settings = settings.Quick();
+            if (result.GetValue(steps) is int s) settings = settings with { SamplingSteps = s };
+            settings = settings with
+            {
+                InversionPrompt = result.GetValue(inversionPrompt) == "empty" ? InversionPrompt.Empty : InversionPrompt.SourceCaption,
+                Imagic = settings.Imagic with
+                {
+                    EmbeddingSteps = result.GetValue(embeddingSteps) ?? settings.Imagic.EmbeddingSteps,
+                    FinetuneSteps = result.GetValue(finetuneSteps) ?? settings.Imagic.FinetuneSteps,
+                },
+            };
+            string outDir = result.GetValue(output)!;
+            string label = "imagic " + string.Join(' ', result.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value));
+
+            using var pipe = StableDiffusionPipeline.Load(modelDir);
+            pipe.Warn = m => Console.Error.WriteLine($"warning: {m}");
+            Console.WriteLine($"Benchmark {editSuite.Version} ({editSuite.Cases.Count} cases, fingerprint {editSuite.Fingerprint}) " +
+                $"on {modelDir}: {string.Join(", ", names)}; {settings.SamplingSteps} sampling steps.");
+            Console.WriteLine($"Folder: {Path.GetFullPath(outDir)}");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            BenchOutputs outputs;
+            try
+            {
+                outputs = ConsoleProgress.Run("bench", progress => QualityBenchmark.Run(pipe,
+                    new BenchRequest(editSuite, names, settings, outDir, label), progress, ctrlC.Token, Log));
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine($"Interrupted. Finished cases are kept in {Path.GetFullPath(outDir)}; run the same command again to resume.");
+                throw;
+            }
+            Console.WriteLine($"Done in {clock.Elapsed.TotalMinutes:F1} min.");
+            foreach (var row in outputs.Results.Summary.Where(r => r.Category == BenchReport.AllCategories))
+                Console.WriteLine($"  {row.Method,-9} {BenchReport.Setting(row.Parameter, row.Value),-14} success {row.EditSuccess,4:P0}  " +
+                    $"kept {row.AllPreserved,4:P0}  both {row.SuccessAndPreserved,4:P0}  PSNR {row.Psnr,5:F1}  SSIM {row.Ssim:F3}");
+            Console.WriteLine($"  {outputs.ResultsPath}\n  {outputs.SummaryPath}\n  {outputs.ChartPath}\n  {outputs.InputChartPath}\n  {outputs.ExamplesPath}");
+            return 0;
+        });
+        return command;
+    }
+
+    // Under a live Spectre progress display, plain console writes would tear the bars; Spectre's own writer does not.
+    static void Log(string line)
+    {
+        if (Console.IsErrorRedirected || Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
+            Console.Error.WriteLine(line);
+        else
+            AnsiConsole.WriteLine(line);
+    }
+}

@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Text;
+
+namespace Imagic.Quality;
+
+/// <summary>
+/// The mean scores of one method at one sweep point over one category (or <c>all</c>).
+/// Rates are fractions in [0, 1]; PSNR is in dB.
+/// </summary>
+/// <param name="Category">A category slug (<see cref="EditSuite.Slug"/>) or <c>all</c>.</param>
+/// <param name="SecondsPerCase">Mean wall-clock seconds of the method per case (all its sweep points together).</param>
+public sealed record SummaryRow(string Method, string Parameter, double Value, string Category, int Cases,
+    double EditSuccess, double AllPreserved, double SuccessAndPreserved, double PreservedFraction,
+    double Psnr, double Ssim, double InputDistance, double InputMae, double SecondsPerCase);
+
+/// <summary>Aggregates benchmark results and writes the Markdown summary.</summary>
+public static class BenchReport
+{
+    /// <summary>The category name of the rows that average over every case.</summary>
+    public const string AllCategories = "all";
+
+    /// <summary>One row per (method, sweep point, category), plus the <c>all</c> rows; methods in the order given.</summary>
+    public static IReadOnlyList<SummaryRow> Summarize(IReadOnlyList<MethodCaseResult> results)
+    {
+        var rows = new List<SummaryRow>();
+        foreach (var method in results.Select(r => r.Method).Distinct())
+        {
+            var ofMethod = results.Where(r => r.Method == method).ToArray();
+            var values = ofMethod.SelectMany(r => r.Points.Select(p => p.Value)).Distinct().Order().ToArray();
+            var groups = new List<(string Category, MethodCaseResult[] Results)> { (AllCategories, ofMethod) };
+            groups.AddRange(EditSuite.Categories
+                .Select(c => (EditSuite.Slug(c), ofMethod.Where(r => r.Category == c).ToArray()))
+                .Where(g => g.Item2.Length > 0));
+            foreach (var value in values)
+                foreach (var (category, group) in groups)
+                {
+                    var scores = group.SelectMany(r => r.Points.Where(p => p.Value == value).Select(p => p.Score)).ToArray();
+                    if (scores.Length == 0) continue;
+                    double Mean(Func<EditScore, double> f) => scores.Average(f);
+                    double Rate(Func<EditScore, bool> f) => scores.Count(f) / (double)scores.Length;
+                    rows.Add(new SummaryRow(method, ofMethod[0].Parameter, value, category, scores.Length,
+                        Rate(s => s.EditSuccess), Rate(s => s.AllPreserved), Rate(s => s.SuccessAndPreserved),
+                        Mean(s => s.PreservedFraction), Mean(s => s.Psnr), Mean(s => s.Ssim), Mean(s => s.InputDistance),
+                        Mean(s => s.InputMae), group.Average(r => r.Seconds)));
+                }
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// Each method's sweep point with the highest overall rate of success with everything preserved
+    /// (ties: the higher SSIM to the ground truth): the fairest single setting to show a method at.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> BestPoints(IReadOnlyList<SummaryRow> summary) =>
+        summary.Where(r => r.Category == AllCategories)
+            .GroupBy(r => r.Method)
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(r => r.SuccessAndPreserved).ThenByDescending(r => r.Ssim).First().Value);
+
+    /// <summary>The Markdown report: settings, an overall table per sweep point, and per-category tables.</summary>
+    public static string Markdown(BenchResults bench)
+    {
+        var md = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        md.AppendLine($"# Editing benchmark: {bench.Suite}, {bench.Cases.Count} cases");
+        md.AppendLine();
+        if (bench.Label is not null) md.AppendLine($"Run: `{bench.Label}`  ");
+        md.AppendLine($"Suite fingerprint: `{bench.SuiteFingerprint}`; model: `{bench.Model}` (fingerprint `{bench.ModelFingerprint[..Math.Min(16, bench.ModelFingerprint.Length)]}`), {bench.Resolution}×{bench.Resolution} px.  ");
+        var s = bench.Settings;
+        md.AppendLine(string.Create(inv,
+            $"Every method: {s.SamplingSteps} DDIM steps, guidance {s.GuidanceScale} (inversion: swept), the case's own noise seed. " +
+            $"Imagic: stage A {s.Imagic.EmbeddingSteps} steps at lr {s.Imagic.EmbeddingLearningRate:G3}, stage B {s.Imagic.FinetuneSteps} steps at lr {s.Imagic.FinetuneLearningRate:G3}. " +
+            $"Inversion prompt: {(s.InversionPrompt == InversionPrompt.SourceCaption ? "the input's canonical caption" : "empty")}."));
+        md.AppendLine();
+        md.AppendLine("Columns: **success** = the detector reads the target value of every edited attribute; **kept** = every attribute " +
+            "that should not change is unchanged (other attributes, background, second object, object count); **both** = success and kept; " +
+            "**kept frac** = mean fraction of unchanged attributes; **PSNR**/**SSIM** against the ground-truth edit; " +
+            "**1−SSIM in** = distance from the input image; **s/case** = seconds per case for the whole sweep.");
+        md.AppendLine();
+
+        md.AppendLine("## All categories");
+        md.AppendLine();
+        md.AppendLine("| method | setting | cases | success | kept | both | kept frac | PSNR | SSIM | 1−SSIM in | s/case |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in bench.Summary.Where(r => r.Category == AllCategories))
+            md.AppendLine(string.Create(inv,
+                $"| {r.Method} | {Setting(r)} | {r.Cases} | {Pct(r.EditSuccess)} | {Pct(r.AllPreserved)} | **{Pct(r.SuccessAndPreserved)}** | " +
+                $"{r.PreservedFraction:0.000} | {r.Psnr:0.00} | {r.Ssim:0.000} | {r.InputDistance:0.000} | {r.SecondsPerCase:0.0} |"));
+        md.AppendLine();
+
+        var best = BestPoints(bench.Summary);
+        var categories = EditSuite.Categories.Select(EditSuite.Slug)
+            .Where(c => bench.Summary.Any(r => r.Category == c)).ToArray();
+        md.AppendLine("## Each method at its best setting, by category");
+        md.AppendLine();
+        md.AppendLine("Best setting = highest overall **both** rate. Cells: success / kept / both.");
+        md.AppendLine();
+        md.AppendLine($"| method | setting | {string.Join(" | ", categories)} |");
+        md.AppendLine($"|---|---|{string.Concat(categories.Select(_ => "---:|"))}");
+        foreach (var (method, value) in best)
+        {
+            var cells = categories.Select(c => bench.Summary.FirstOrDefault(r => r.Method == method && r.Value == value && r.Category == c))
+                .Select(r => r is null ? "–" : $"{Pct(r.EditSuccess)} / {Pct(r.AllPreserved)} / {Pct(r.SuccessAndPreserved)}");
+            var any = bench.Summary.First(r => r.Method == method && r.Value == value);
+            md.AppendLine($"| {method} | {Setting(any)} | {string.Join(" | ", cells)} |");
+        }
+        md.AppendLine();
+
+        md.AppendLine("## Every setting, by category");
+        foreach (var method in bench.Methods.Where(m => bench.Summary.Any(r => r.Method == m)))
+        {
+            md.AppendLine();
+            md.AppendLine($"### {method}");
+            md.AppendLine();
+            md.AppendLine("Cells: success / kept / both.");
+            md.AppendLine();
+            md.AppendLine($"| setting | {string.Join(" | ", categories)} |");
+            md.AppendLine($"|---|{string.Concat(categories.Select(_ => "---:|"))}");
+            foreach (var value in bench.Summary.Where(r => r.Method == method).Select(r => r.Value).Distinct())
+            {
+                var cells = categories.Select(c => bench.Summary.FirstOrDefault(r => r.Method == method && r.Value == value && r.Category == c))
+                    .Select(r => r is null ? "–" : $"{Pct(r.EditSuccess)} / {Pct(r.AllPreserved)} / {Pct(r.SuccessAndPreserved)}");
+                var any = bench.Summary.First(r => r.Method == method && r.Value == value);
+                md.AppendLine($"| {Setting(any)} | {string.Join(" | ", cells)} |");
+            }
+        }
+
+        md.AppendLine();
+        md.AppendLine("## Cases");
+        md.AppendLine();
+        md.AppendLine("<details><summary>Every case: edits and target text (images in <code>cases/&lt;id&gt;/</code>)</summary>");
+        md.AppendLine();
+        md.AppendLine("| case | edits | target text |");
+        md.AppendLine("|---|---|---|");
+        foreach (var c in bench.Cases)
+            md.AppendLine($"| {c.Id} | {string.Join(", ", c.Edits)} | {c.TargetText} |");
+        md.AppendLine();
+        md.AppendLine("</details>");
+        return md.ToString();
+    }
+
+    /// <summary>"η=0.7", "strength=0.6", "guidance=7.5".</summary>
+    public static string Setting(string parameter, double value) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(parameter == "eta" ? "η" : parameter)}={value:0.0#}");
+
+    static string Setting(SummaryRow r) => Setting(r.Parameter, r.Value);
+
+    static string Pct(double rate) => string.Create(CultureInfo.InvariantCulture, $"{100 * rate:0}%");
+}

@@ -1,0 +1,423 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Imagic.Editing;
+using Imagic.Imaging;
+using Imagic.Pipelines;
+using Imagic.Schedulers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Imagic.Quality;
+
+/// <summary>Which text the DDIM-inversion baseline inverts the input with.</summary>
+public enum InversionPrompt
+{
+    /// <summary>The input's canonical caption, which the shapes world knows exactly (the default).</summary>
+    SourceCaption,
+    /// <summary>The empty prompt, as when nothing is known about the input.</summary>
+    Empty,
+}
+
+/// <summary>
+/// Everything that decides the benchmark's outputs besides the model and the suite. Every method uses the
+/// same <see cref="SamplingSteps"/>, <see cref="GuidanceScale"/> (except where the inversion baseline sweeps
+/// it) and the same per-case noise.
+/// </summary>
+public sealed record BenchSettings
+{
+    /// <summary>DDIM steps of every method's sampler (SDEdit runs the tail of the same schedule). Default 50.</summary>
+    [JsonPropertyName("sampling_steps")] public int SamplingSteps { get; init; } = 50;
+
+    /// <summary>Classifier-free guidance scale of Imagic, SDEdit and text-to-image, against the empty prompt. Default 7.5.</summary>
+    [JsonPropertyName("guidance_scale")] public double GuidanceScale { get; init; } = 7.5;
+
+    /// <summary>Imagic's stage A and B settings; its seed, sampling steps and guidance are replaced per case. Default: the paper's.</summary>
+    [JsonPropertyName("imagic")] public ImagicOptions Imagic { get; init; } = new();
+
+    /// <summary>Imagic's interpolation weights η. Default 0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.</summary>
+    [JsonPropertyName("etas")] public double[] Etas { get; init; } = [0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+    /// <summary>SDEdit's strengths: the fraction of the DDIM schedule that is re-run. Default 0.2 … 0.9 in steps of 0.1.</summary>
+    [JsonPropertyName("strengths")] public double[] Strengths { get; init; } = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+    /// <summary>The guidance scales the inversion baseline samples the target text with. Default 1, 2, 3, 5, 7.5.</summary>
+    [JsonPropertyName("inversion_guidance")] public double[] InversionGuidance { get; init; } = [1, 2, 3, 5, 7.5];
+
+    /// <summary>The text the input is inverted with. Default <see cref="InversionPrompt.SourceCaption"/>.</summary>
+    [JsonPropertyName("inversion_prompt")] public InversionPrompt InversionPrompt { get; init; } = InversionPrompt.SourceCaption;
+
+    /// <summary>
+    /// The settings for a model folder: sampling steps, guidance and stages A/B from its
+    /// <c>imagic_defaults.json</c> (<see cref="ImagicOptions.ForModel"/>), the sweeps at their defaults.
+    /// </summary>
+    public static BenchSettings ForModel(string modelDir)
+    {
+        var imagic = ImagicOptions.ForModel(modelDir);
+        return new BenchSettings { SamplingSteps = imagic.SamplingSteps, GuidanceScale = imagic.GuidanceScale, Imagic = imagic };
+    }
+
+    /// <summary>Imagic's stage A and B steps under <see cref="Quick"/>, each at most: 200.</summary>
+    public const int QuickMaxTrainingSteps = 200;
+
+    /// <summary>
+    /// The <c>--quick</c> variant: at most 20 sampling steps, SDEdit strengths 0.4, 0.6, 0.8, inversion
+    /// guidance 1, 3 and the main guidance scale, and Imagic's stages A and B each capped at
+    /// <see cref="QuickMaxTrainingSteps"/> steps (training is most of a case's time). Imagic keeps every η:
+    /// its η points share one batched sampling run. Quick numbers preview the full run; they do not replace it.
+    /// </summary>
+    public BenchSettings Quick() => this with
+    {
+        SamplingSteps = Math.Min(SamplingSteps, 20),
+        Strengths = [0.4, 0.6, 0.8],
+        InversionGuidance = new[] { 1, 3, GuidanceScale }.Distinct().Order().ToArray(),
+        Imagic = Imagic with
+        {
+            EmbeddingSteps = Math.Min(Imagic.EmbeddingSteps, QuickMaxTrainingSteps),
+            FinetuneSteps = Math.Min(Imagic.FinetuneSteps, QuickMaxTrainingSteps),
+        },
+    };
+
+    /// <summary>Checks ranges; throws <see cref="ImagicException"/> naming the bad value.</summary>
+    public void Validate()
+    {
+        if (SamplingSteps < 1) throw new ImagicException($"Sampling steps must be ≥ 1, got {SamplingSteps}.");
+        if (GuidanceScale < 1) throw new ImagicException($"The guidance scale must be ≥ 1, got {GuidanceScale}.");
+        if (Etas.Length == 0 || Strengths.Length == 0 || InversionGuidance.Length == 0)
+            throw new ImagicException("Every sweep (η, strength, inversion guidance) needs at least one value.");
+        if (Strengths.Any(s => s is <= 0 or > 1)) throw new ImagicException("SDEdit strengths must be in (0, 1].");
+        if (InversionGuidance.Any(g => g < 1)) throw new ImagicException("Inversion guidance scales must be ≥ 1.");
+        Imagic.Validate();
+    }
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}
+
+/// <summary>One point of a method's sweep and the image it made.</summary>
+/// <param name="Value">The swept parameter's value (η, strength or guidance scale).</param>
+public sealed record MethodOutput(double Value, RgbImage Image);
+
+/// <summary>
+/// An editing method under test: given an input image, its case and the case's noise, one output image
+/// per point of the method's sweep. Every method runs in the same pipeline with the same sampler steps.
+/// </summary>
+public abstract class EditMethod : IDisposable
+{
+    /// <summary>Imagic, swept over η.</summary>
+    public const string ImagicName = "imagic";
+    /// <summary>SDEdit, swept over strength.</summary>
+    public const string SdEditName = "sdedit";
+    /// <summary>DDIM inversion then sampling with the target text, swept over guidance.</summary>
+    public const string InversionName = "inversion";
+    /// <summary>Plain text-to-image with the target text.</summary>
+    public const string TextToImageName = "t2i";
+
+    /// <summary>Every method, in report order.</summary>
+    public static IReadOnlyList<string> AllNames { get; } = [ImagicName, SdEditName, InversionName, TextToImageName];
+
+    private protected readonly StableDiffusionPipeline Pipe;
+    private protected readonly BenchSettings Settings;
+    private protected readonly Tensor Uncond;
+
+    private protected EditMethod(StableDiffusionPipeline pipe, BenchSettings settings)
+    {
+        Pipe = pipe;
+        Settings = settings;
+        Uncond = pipe.EncodePrompt("").DetachFromDisposeScope();
+    }
+
+    /// <summary>The method's name in reports: <c>imagic</c>, <c>sdedit</c>, <c>inversion</c> or <c>t2i</c>.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>The swept parameter: <c>eta</c>, <c>strength</c> or <c>guidance</c>.</summary>
+    public abstract string Parameter { get; }
+
+    /// <summary>The sweep's values, one output each.</summary>
+    public abstract IReadOnlyList<double> Points { get; }
+
+    /// <summary>
+    /// The settings this method's outputs depend on, as JSON: the benchmark's per-case cache is valid only
+    /// while they stay the same. Changing another method's sweep does not invalidate this one's results.
+    /// </summary>
+    public string SettingsJson => JsonSerializer.Serialize(KeySettings, BenchSettings.Json);
+
+    private protected abstract object KeySettings { get; }
+
+    /// <summary>
+    /// Edits one input. <paramref name="image"/> is [1, 3, H, W] in [-1, 1] at the model's resolution;
+    /// <paramref name="noise"/> is the case's Gaussian noise in latent shape, the same for every method.
+    /// Returns one output per <see cref="Points"/> value, in order.
+    /// </summary>
+    public abstract IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default);
+
+    /// <summary>Creates the method called <paramref name="name"/> (see <see cref="AllNames"/>).</summary>
+    public static EditMethod Create(string name, StableDiffusionPipeline pipe, BenchSettings settings) => name switch
+    {
+        ImagicName => new ImagicMethod(pipe, settings),
+        SdEditName => new SdEditMethod(pipe, settings),
+        InversionName => new InversionMethod(pipe, settings),
+        TextToImageName => new TextToImageMethod(pipe, settings),
+        _ => throw new ImagicException($"Unknown method '{name}'; choose from {string.Join(", ", AllNames)}."),
+    };
+
+    /// <summary>The case's noise: a standard normal latent [1, C, H/f, W/f] drawn from <see cref="EditCase.Seed"/>.</summary>
+    public static Tensor CaseNoise(StableDiffusionPipeline pipe, EditCase editCase, int resolution)
+    {
+        using var generator = new Generator((ulong)editCase.Seed, torch.CPU);
+        return pipe.InitialNoise(resolution, resolution, generator);
+    }
+
+    private protected SamplingOptions Sampling(double guidance) =>
+        new() { Steps = Settings.SamplingSteps, GuidanceScale = guidance };
+
+    /// <summary>Decodes a batch of latents into one 8-bit image per batch element.</summary>
+    private protected IReadOnlyList<RgbImage> Decode(Tensor latents)
+    {
+        using var scope = torch.NewDisposeScope();
+        var images = Pipe.DecodeLatents(latents);
+        return Enumerable.Range(0, (int)images.shape[0]).Select(i => ImageTensors.ToImage(images[i])).ToArray();
+    }
+
+    public virtual void Dispose() => Uncond.Dispose();
+}
+
+/// <summary>
+/// Imagic: stages A and B once per case (<see cref="ImagicEditor.Train"/>), then stage C at every η from the
+/// case's noise, as one batch. The pretrained UNet weights are restored after every case, since stage B
+/// fine-tunes them in place.
+/// </summary>
+/// <remarks>
+/// Stage C is <see cref="ImagicEditor.SampleLatents"/>'s computation (interpolate, guided DDIM against the
+/// empty prompt) with the case's noise in place of the editor's own draw, so that Imagic starts from the
+/// same noise as SDEdit and text-to-image. The editor encodes the input with a VAE posterior sample (its
+/// own seeded draw), as <c>imagic edit</c> does; the baselines use the posterior mean.
+/// </remarks>
+sealed class ImagicMethod : EditMethod
+{
+    readonly Dictionary<string, Tensor> _pretrained;
+
+    public ImagicMethod(StableDiffusionPipeline pipe, BenchSettings settings) : base(pipe, settings)
+    {
+        _pretrained = pipe.UNet.named_parameters()
+            .ToDictionary(p => p.name, p => p.parameter.detach().clone().DetachFromDisposeScope());
+    }
+
+    public override string Name => ImagicName;
+    public override string Parameter => "eta";
+    public override IReadOnlyList<double> Points => Settings.Etas;
+
+    // The per-case seed is part of the case; the η list is Points; checkpoints do not change results.
+    private protected override object KeySettings => new
+    {
+        Settings.SamplingSteps, Settings.GuidanceScale, Etas = Points,
+        Imagic = Settings.Imagic with { Seed = 0, EtaSweep = [], CheckpointEvery = 1, SamplingSteps = 1, GuidanceScale = 1 },
+    };
+
+    public override IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var options = Settings.Imagic with
+        {
+            Seed = editCase.Seed,
+            SamplingSteps = Settings.SamplingSteps,
+            GuidanceScale = Settings.GuidanceScale,
+        };
+        var editor = new ImagicEditor(Pipe, options);
+        try
+        {
+            using var session = editor.Start(image, editCase.TargetText);
+            editor.Train(session, progress, cancellation);
+            using var scope = torch.NewDisposeScope();
+            using var _ = torch.no_grad();
+            var cond = torch.cat(Points.Select(eta =>
+                ImagicEditor.Interpolate(session.TargetEmbedding, session.OptimizedEmbedding, eta)).ToArray());
+            var batchNoise = noise.expand(Points.Count, -1, -1, -1).contiguous();
+            using var latents = Pipe.Sample(cond, Uncond, batchNoise, Sampling(Settings.GuidanceScale), cancellation: cancellation);
+            var images = Decode(latents);
+            return Points.Select((eta, i) => new MethodOutput(eta, images[i])).ToArray();
+        }
+        finally
+        {
+            RestorePretrained();
+        }
+    }
+
+    void RestorePretrained()
+    {
+        using var _ = torch.no_grad();
+        foreach (var (name, parameter) in Pipe.UNet.named_parameters())
+            parameter.copy_(_pretrained[name]);
+    }
+
+    public override void Dispose()
+    {
+        foreach (var t in _pretrained.Values) t.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>
+/// SDEdit (Meng et al., ICLR 2022): noise the input's latents to the timestep a fraction <c>strength</c>
+/// into the DDIM schedule, then run the rest of the schedule guided by the target text.
+/// </summary>
+/// <remarks>
+/// The start follows diffusers' <c>StableDiffusionImg2ImgPipeline</c>: of N steps, the last
+/// ⌊N·strength⌋ are run, starting from x_t = √ᾱ_t·z₀ + √(1 − ᾱ_t)·ε at their first timestep t, with ε the
+/// case's noise and z₀ the VAE posterior mean of the input.
+/// </remarks>
+sealed class SdEditMethod(StableDiffusionPipeline pipe, BenchSettings settings) : EditMethod(pipe, settings)
+{
+    public override string Name => SdEditName;
+    public override string Parameter => "strength";
+    public override IReadOnlyList<double> Points => Settings.Strengths;
+    private protected override object KeySettings => new { Settings.SamplingSteps, Settings.GuidanceScale, Strengths = Points };
+
+    public override IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var z0 = Pipe.EncodeImage(image);
+        var cond = Pipe.EncodePrompt(editCase.TargetText);
+        var ddpm = new DdpmScheduler(Pipe.SchedulerConfig);
+        var outputs = new List<MethodOutput>();
+        foreach (var strength in Points)
+        {
+            using var pointScope = torch.NewDisposeScope();
+            var scheduler = new DdimScheduler(Pipe.SchedulerConfig);
+            scheduler.SetTimesteps(Settings.SamplingSteps);
+            var timesteps = scheduler.Timesteps;
+            // int() truncation as diffusers does, so a strength means the same number of steps there and here.
+            int run = Math.Min((int)(Settings.SamplingSteps * strength), Settings.SamplingSteps);
+            var tail = timesteps[(timesteps.Length - run)..];
+            Tensor latents = z0;
+            if (tail.Length > 0)
+            {
+                latents = ddpm.AddNoise(z0, noise, torch.tensor(new[] { tail[0] }));
+                for (int i = 0; i < tail.Length; i++)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    using var stepScope = torch.NewDisposeScope();
+                    var output = Pipe.GuidedModelOutput(latents, tail[i], cond, Uncond, Settings.GuidanceScale);
+                    latents = scheduler.Step(output, tail[i], latents).PrevSample.MoveToOuterDisposeScope();
+                }
+            }
+            outputs.Add(new MethodOutput(strength, Decode(latents)[0]));
+        }
+        return outputs;
+    }
+}
+
+/// <summary>
+/// DDIM inversion (Song et al. 2020, §4.3; Dhariwal &amp; Nichol 2021): run the deterministic DDIM update
+/// backwards from the input's latents to noise, then sample the target text from that noise with guided
+/// DDIM at each guidance scale of the sweep. Guidance 1 with the inversion prompt would reconstruct the input.
+/// </summary>
+/// <remarks>
+/// The inversion runs unguided (scale 1) with <see cref="BenchSettings.InversionPrompt"/>: by default the
+/// input's canonical caption, as Prompt-to-Prompt and Null-text inversion (Mokady et al., CVPR 2023) invert
+/// real images with their source caption. That is the baseline's best case: the shapes world knows the
+/// true caption, which a user of Imagic would not have to write. Each step maps x_{t−Δ} to x_t with the
+/// noise the model predicts at x_{t−Δ} for timestep t (the usual approximation ε(x_t) ≈ ε(x_{t−Δ})).
+/// </remarks>
+sealed class InversionMethod(StableDiffusionPipeline pipe, BenchSettings settings) : EditMethod(pipe, settings)
+{
+    public override string Name => InversionName;
+    public override string Parameter => "guidance";
+    public override IReadOnlyList<double> Points => Settings.InversionGuidance;
+    private protected override object KeySettings => new { Settings.SamplingSteps, Settings.InversionPrompt, Guidance = Points };
+
+    public override IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var z0 = Pipe.EncodeImage(image);
+        var inversionCond = Settings.InversionPrompt == InversionPrompt.SourceCaption
+            ? Pipe.EncodePrompt(editCase.SourceText) : Uncond;
+        using var zT = EditMethodMaths.DdimInvert(Pipe, z0, inversionCond, Settings.SamplingSteps, cancellation);
+        var cond = Pipe.EncodePrompt(editCase.TargetText);
+        var outputs = new List<MethodOutput>();
+        foreach (var guidance in Points)
+        {
+            using var pointScope = torch.NewDisposeScope();
+            // Sample detaches its result from every dispose scope, hence the using.
+            using var latents = Pipe.Sample(cond, Uncond, zT, Sampling(guidance), cancellation: cancellation);
+            outputs.Add(new MethodOutput(guidance, Decode(latents)[0]));
+        }
+        return outputs;
+    }
+}
+
+/// <summary>Plain text-to-image: the target text sampled from the case's noise; ignores the input. One point, at the main guidance scale.</summary>
+sealed class TextToImageMethod(StableDiffusionPipeline pipe, BenchSettings settings) : EditMethod(pipe, settings)
+{
+    public override string Name => TextToImageName;
+    public override string Parameter => "guidance";
+    public override IReadOnlyList<double> Points => [Settings.GuidanceScale];
+    private protected override object KeySettings => new { Settings.SamplingSteps, Settings.GuidanceScale };
+
+    public override IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var cond = Pipe.EncodePrompt(editCase.TargetText);
+        using var latents = Pipe.Sample(cond, Uncond, noise, Sampling(Settings.GuidanceScale), cancellation: cancellation);
+        return [new MethodOutput(Settings.GuidanceScale, Decode(latents)[0])];
+    }
+}
+
+/// <summary>The sampler maths the baselines need beyond <see cref="StableDiffusionPipeline.Sample"/>.</summary>
+public static class EditMethodMaths
+{
+    /// <summary>
+    /// Deterministic DDIM inversion of clean latents <paramref name="z0"/> to the noise latents at the first
+    /// timestep of a <paramref name="steps"/>-step DDIM schedule, conditioned (unguided) on <paramref name="cond"/>.
+    /// Sampling the result with the same prompt, guidance 1 and the same steps approximately returns <paramref name="z0"/>.
+    /// </summary>
+    /// <remarks>
+    /// The inverse of eq. (12) of Song et al. with η = 0: x_t = √ᾱ_t·x̂₀ + √(1 − ᾱ_t)·ε̂, where
+    /// x̂₀ = (x_{t−Δ} − √(1 − ᾱ_{t−Δ})·ε̂)/√ᾱ_{t−Δ} and ε̂ is the model's noise at (x_{t−Δ}, t), as in
+    /// diffusers' <c>DDIMInverseScheduler</c> and Null-text inversion's <c>next_step</c>.
+    /// v-prediction models are converted to ε with x_{t−Δ} standing in for x_t.
+    /// </remarks>
+    public static Tensor DdimInvert(StableDiffusionPipeline pipe, Tensor z0, Tensor cond, int steps, CancellationToken cancellation = default)
+    {
+        var config = pipe.SchedulerConfig;
+        if (config.PredictionType == PredictionType.Sample)
+            throw new ImagicException("DDIM inversion needs an epsilon- or v-prediction model; this one predicts x₀.");
+        var scheduler = new DdimScheduler(config);
+        scheduler.SetTimesteps(steps);
+        var timesteps = scheduler.Timesteps;
+        float[] alphas;
+        using (var ac = scheduler.AlphasCumprod) alphas = ac.data<float>().ToArray();
+        float final = config.SetAlphaToOne ? 1f : alphas[0];
+        int delta = config.NumTrainTimesteps / steps;
+
+        using var _ = torch.no_grad();
+        var z = z0.clone().DetachFromDisposeScope();
+        for (int i = timesteps.Length - 1; i >= 0; i--)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = torch.NewDisposeScope();
+            long t = timesteps[i], prev = t - delta;
+            float alphaT = alphas[t], alphaPrev = prev >= 0 ? alphas[prev] : final;
+            var output = pipe.GuidedModelOutput(z, t, cond, cond, 1.0);
+            var eps = config.PredictionType == PredictionType.VPrediction
+                ? MathF.Sqrt(alphaT) * output + MathF.Sqrt(1 - alphaT) * z
+                : output;
+            var x0 = (z - MathF.Sqrt(1 - alphaPrev) * eps) / MathF.Sqrt(alphaPrev);
+            var next = MathF.Sqrt(alphaT) * x0 + MathF.Sqrt(1 - alphaT) * eps;
+            z.Dispose();
+            z = next.DetachFromDisposeScope();
+        }
+        return z;
+    }
+}

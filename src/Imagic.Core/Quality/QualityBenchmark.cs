@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Imagic.Editing;
+using Imagic.Imaging;
+using Imagic.IO;
+using Imagic.Pipelines;
+using Imagic.World;
+using TorchSharp;
+
+namespace Imagic.Quality;
+
+/// <summary>One sweep point of one method on one case.</summary>
+/// <param name="Value">The swept parameter's value.</param>
+/// <param name="Image">The output PNG, relative to the benchmark folder.</param>
+public sealed record PointResult(double Value, string Image, EditScore Score);
+
+/// <summary>One method's outputs and scores on one case; also the per-case cache file.</summary>
+/// <param name="SettingsKey">Hash of everything the outputs depend on (model, case, method settings, resolution); a cached result is reused only if it matches.</param>
+/// <param name="Seconds">Wall-clock time of the method on this case (training included), as measured when it ran.</param>
+public sealed record MethodCaseResult(string Method, string Parameter, string CaseId, EditCategory Category,
+    string SettingsKey, double Seconds, IReadOnlyList<PointResult> Points);
+
+/// <summary>A case as the report lists it.</summary>
+public sealed record CaseInfo(string Id, EditCategory Category, long Seed, string SourceText, string TargetText,
+    IReadOnlyList<string> Edits, string Input, string GroundTruth);
+
+/// <summary>What <see cref="QualityBenchmark.Run"/> is asked to do.</summary>
+/// <param name="Methods">Method names in report order (see <see cref="EditMethod.AllNames"/>).</param>
+/// <param name="OutDir">The benchmark folder: results, reports, and a <c>cases/</c> cache that makes a rerun resume.</param>
+/// <param name="Label">How the run is described in reports, e.g. the command line. Default none.</param>
+public sealed record BenchRequest(EditSuite Suite, IReadOnlyList<string> Methods, BenchSettings Settings, string OutDir,
+    string? Label = null);
+
+/// <summary>Everything a benchmark run produced: written as <c>results.json</c>.</summary>
+public sealed record BenchResults(string Suite, string SuiteFingerprint, string? Label, string Model, string ModelFingerprint,
+    int Resolution, BenchSettings Settings, IReadOnlyList<string> Methods, IReadOnlyList<CaseInfo> Cases,
+    IReadOnlyList<MethodCaseResult> Results, IReadOnlyList<SummaryRow> Summary)
+{
+    public string ToJson() => JsonSerializer.Serialize(this, BenchSettings.Json);
+
+    public static BenchResults FromJson(string json) =>
+        JsonSerializer.Deserialize<BenchResults>(json, BenchSettings.Json) ?? throw new ImagicException("results.json is empty.");
+}
+
+/// <summary>The files a benchmark run wrote.</summary>
+public sealed record BenchOutputs(BenchResults Results, string ResultsPath, string SummaryPath, string ChartPath,
+    string InputChartPath, string ExamplesPath);
+
+/// <summary>
+/// Runs editing methods over an <see cref="EditSuite"/> in one pipeline, scores every output with
+/// <see cref="EditMetrics"/>, and writes <c>results.json</c>, <c>summary.md</c>, <c>chart.png</c>,
+/// <c>chart-input.png</c> and <c>examples.png</c>.
+/// </summary>
+/// <remarks>
+/// Each (case, method) is cached in <c>cases/&lt;id&gt;/&lt;method&gt;.json</c> beside its PNGs, keyed by a
+/// hash of everything its outputs depend on; a rerun into the same folder skips what is done, so an
+/// interrupted multi-hour run resumes where it stopped and adding a method reuses the others.
+/// </remarks>
+public static class QualityBenchmark
+{
+    /// <summary>
+    /// Bump when a method's or a metric's code changes what it produces, so old cached results are recomputed.
+    /// (Not the assembly version: that changes with every commit and would throw hours of results away.)
+    /// </summary>
+    public const int CacheVersion = 1;
+
+    /// <summary>Runs (or resumes) the benchmark and writes its reports.</summary>
+    /// <param name="log">Called with one line per (case, method) done, e.g. for a console.</param>
+    public static BenchOutputs Run(StableDiffusionPipeline pipe, BenchRequest request, IProgress<StepProgress>? progress = null,
+        CancellationToken cancellation = default, Action<string>? log = null)
+    {
+        // 1. check inputs
+        request.Settings.Validate();
+        if (request.Methods.Count == 0)
+            throw new ImagicException("Choose at least one method.");
+        var unknown = request.Methods.Except(EditMethod.AllNames).ToArray();
+        if (unknown.Length > 0)
+            throw new ImagicException($"Unknown method(s) {string.Join(", ", unknown)}; choose from {string.Join(", ", EditMethod.AllNames)}.");
+        int resolution = pipe.DefaultResolution;
+        string modelFingerprint = Directory.Exists(pipe.ModelDir) ? ModelFingerprint.Compute(pipe.ModelDir) : "in-memory";
+        string outDir = Path.GetFullPath(request.OutDir);
+        Directory.CreateDirectory(Path.Combine(outDir, "cases"));
+
+        // 2. every method on every case, reusing cached results
+        var methods = new List<EditMethod>();
+        var results = new List<MethodCaseResult>();
+        var cases = new List<CaseInfo>();
+        try
+        {
+            foreach (var name in request.Methods)
+                methods.Add(EditMethod.Create(name, pipe, request.Settings));
+            var suiteCases = request.Suite.Cases;
+            for (int i = 0; i < suiteCases.Count; i++)
+            {
+                var editCase = suiteCases[i];
+                cases.Add(RunCase(pipe, editCase, methods, resolution, modelFingerprint, outDir, results, progress, cancellation, log));
+                progress?.Report(new StepProgress("benchmark cases", i + 1, suiteCases.Count));
+            }
+        }
+        finally
+        {
+            foreach (var m in methods) m.Dispose();
+        }
+
+        // 3. reports
+        var summary = BenchReport.Summarize(results);
+        var bench = new BenchResults(request.Suite.Version, request.Suite.Fingerprint, request.Label, pipe.ModelDir, modelFingerprint,
+            resolution, request.Settings, request.Methods, cases, results, summary);
+        string resultsPath = Path.Combine(outDir, "results.json");
+        AtomicFile.WriteAllText(resultsPath, bench.ToJson());
+        string summaryPath = Path.Combine(outDir, "summary.md");
+        AtomicFile.WriteAllText(summaryPath, BenchReport.Markdown(bench));
+        string chartPath = Path.Combine(outDir, "chart.png");
+        ImageIO.SavePng(QualityChart.Draw(bench, QualityChart.Axis.SsimToGroundTruth), chartPath);
+        string inputChartPath = Path.Combine(outDir, "chart-input.png");
+        ImageIO.SavePng(QualityChart.Draw(bench, QualityChart.Axis.SimilarityToInput), inputChartPath);
+        string examplesPath = Path.Combine(outDir, "examples.png");
+        ImageIO.SavePng(QualityChart.Examples(bench, outDir), examplesPath);
+        return new BenchOutputs(bench, resultsPath, summaryPath, chartPath, inputChartPath, examplesPath);
+    }
+
+    static CaseInfo RunCase(StableDiffusionPipeline pipe, EditCase editCase, IReadOnlyList<EditMethod> methods, int resolution,
+        string modelFingerprint, string outDir, List<MethodCaseResult> results, IProgress<StepProgress>? progress,
+        CancellationToken cancellation, Action<string>? log)
+    {
+        string caseDir = Path.Combine(outDir, "cases", editCase.Id);
+        Directory.CreateDirectory(caseDir);
+        // Scored as 8-bit images, like the outputs, so that a perfect output scores exactly like the ground truth.
+        var input = editCase.Input(resolution).ToImage();
+        var groundTruth = editCase.GroundTruth(resolution).ToImage();
+        var info = new CaseInfo(editCase.Id, editCase.Category, editCase.Seed, editCase.SourceText, editCase.TargetText,
+            editCase.Edits.Select(e => e.ToString()).ToArray(), Relative(outDir, Path.Combine(caseDir, "input.png")),
+            Relative(outDir, Path.Combine(caseDir, "ground-truth.png")));
+        ImageIO.SavePng(input, Path.Combine(outDir, info.Input));
+        ImageIO.SavePng(groundTruth, Path.Combine(outDir, info.GroundTruth));
+        var inputScene = SceneImage.From(input);
+        var truthScene = SceneImage.From(groundTruth);
+
+        using var scope = torch.NewDisposeScope();
+        var image = ImageTensors.ToTensor(input);
+        var noise = EditMethod.CaseNoise(pipe, editCase, resolution);
+        foreach (var method in methods)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            string key = SettingsKey(editCase, method, modelFingerprint, resolution);
+            string cachePath = Path.Combine(caseDir, method.Name + ".json");
+            if (TryLoad(cachePath, key) is { } cached)
+            {
+                results.Add(cached);
+                log?.Invoke($"{editCase.Id} {method.Name}: cached");
+                continue;
+            }
+            var clock = Stopwatch.StartNew();
+            var outputs = method.Edit(editCase, image, noise, progress, cancellation);
+            double seconds = clock.Elapsed.TotalSeconds;
+            var points = new List<PointResult>();
+            foreach (var output in outputs)
+            {
+                string file = Path.Combine(caseDir, string.Create(CultureInfo.InvariantCulture, $"{method.Name}-{method.Parameter}-{output.Value:0.0#}.png"));
+                ImageIO.SavePng(output.Image, file);
+                var score = EditMetrics.Measure(editCase, SceneImage.From(output.Image), inputScene, truthScene);
+                points.Add(new PointResult(output.Value, Relative(outDir, file), score));
+            }
+            var result = new MethodCaseResult(method.Name, method.Parameter, editCase.Id, editCase.Category, key, seconds, points);
+            AtomicFile.WriteAllText(cachePath, JsonSerializer.Serialize(result, BenchSettings.Json));
+            results.Add(result);
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                $"{editCase.Id} {method.Name}: {seconds:F1}s, success at {points.Count(p => p.Score.EditSuccess)}/{points.Count} points"));
+        }
+        return info;
+    }
+
+    static MethodCaseResult? TryLoad(string path, string key)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var cached = JsonSerializer.Deserialize<MethodCaseResult>(File.ReadAllText(path), BenchSettings.Json);
+            return cached?.SettingsKey == key ? cached : null;
+        }
+        catch (JsonException)
+        {
+            return null; // a damaged cache entry is recomputed, not trusted
+        }
+    }
+
+    /// <summary>Hash of the model, the case, the method's settings and the resolution: what a cached result must match.</summary>
+    static string SettingsKey(EditCase editCase, EditMethod method, string modelFingerprint, int resolution)
+    {
+        string text = string.Join('\n', modelFingerprint, editCase.Describe(), method.Name, method.SettingsJson,
+            resolution.ToString(CultureInfo.InvariantCulture), CacheVersion.ToString(CultureInfo.InvariantCulture));
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+    }
+
+    static string Relative(string outDir, string path) => Path.GetRelativePath(outDir, path).Replace('\\', '/');
+}

@@ -1,0 +1,102 @@
+using Imagic.Models;
+using Imagic.Pipelines;
+using Imagic.Quality;
+using Imagic.Training;
+using TorchSharp;
+
+namespace Imagic.Tests.Quality;
+
+public class QualityBenchmarkTests
+{
+    static BenchRequest Request(string dir, BenchSettings? settings = null, int cases = 1) =>
+        new(EditSuite.Shapes(casesPerCategory: 1).Take(cases), EditMethod.AllNames, settings ?? QualityTestData.Fast, dir, "test");
+
+    [Fact]
+    public void Run_OneCaseEveryMethod_WritesResultsReportsAndImages()
+    {
+        var dir = TestPaths.NewTempDir();
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+
+        var outputs = QualityBenchmark.Run(pipe, Request(dir));
+
+        var results = BenchResults.FromJson(File.ReadAllText(outputs.ResultsPath));
+        Assert.Equal("shapes-v1", results.Suite);
+        Assert.Equal(64, results.Resolution);
+        Assert.Equal(EditMethod.AllNames, results.Results.Select(r => r.Method));
+        Assert.Equal([2, 2, 2, 1], results.Results.Select(r => r.Points.Count));
+        Assert.All(results.Results.SelectMany(r => r.Points), p => Assert.True(File.Exists(Path.Combine(dir, p.Image)), p.Image));
+        Assert.True(File.Exists(Path.Combine(dir, results.Cases[0].Input)));
+        Assert.True(File.Exists(Path.Combine(dir, results.Cases[0].GroundTruth)));
+        // one "all" row and one category row per (method, point)
+        Assert.Equal(2 * 7, results.Summary.Count);
+        var markdown = File.ReadAllText(outputs.SummaryPath);
+        Assert.Contains("| imagic | η=1.0 |", markdown);
+        Assert.Contains("## Each method at its best setting", markdown);
+        Assert.Contains($"| 000-color | Color → ", markdown);
+        foreach (var png in new[] { outputs.ChartPath, outputs.InputChartPath, outputs.ExamplesPath })
+            Assert.True(new FileInfo(png).Length > 1000, png);
+    }
+
+    [Fact]
+    public void Run_OnTheBundledModelsArchitecture_Scores32PixelOutputs()
+    {
+        // Given the shapes model's architecture (32×32 images, 16×16×4 latents) with random weights
+        torch.manual_seed(0);
+        using var pipe = StableDiffusionPipeline.Create(Path.Combine(TestPaths.TinySd1, "tokenizer"),
+            new ClipTextModel(ShapesModelConfigs.TextEncoder()), new UNet2DConditionModel(ShapesModelConfigs.UNet()),
+            new AutoencoderKL(ShapesModelConfigs.Vae()), ShapesModelConfigs.Scheduler());
+        pipe.SetTrainable(false);
+        var dir = TestPaths.NewTempDir();
+
+        // When one case runs with every method
+        var outputs = QualityBenchmark.Run(pipe, Request(dir));
+
+        // Then every output is a 32×32 image with finite scores
+        Assert.Equal(32, outputs.Results.Resolution);
+        Assert.Equal("in-memory", outputs.Results.ModelFingerprint);
+        var image = Imagic.Imaging.ImageIO.Load(Path.Combine(dir, outputs.Results.Results[0].Points[0].Image));
+        Assert.Equal((32, 32), (image.Width, image.Height));
+        Assert.All(outputs.Results.Results.SelectMany(r => r.Points), p => Assert.True(double.IsFinite(p.Score.Ssim) && double.IsFinite(p.Score.Psnr)));
+    }
+
+    [Fact]
+    public void Run_AgainIntoTheSameFolder_ReusesEveryCachedResult()
+    {
+        var dir = TestPaths.NewTempDir();
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        var first = QualityBenchmark.Run(pipe, Request(dir));
+
+        var log = new List<string>();
+        var second = QualityBenchmark.Run(pipe, Request(dir), log: log.Add);
+
+        Assert.All(log, line => Assert.EndsWith("cached", line));
+        Assert.Equal(4, log.Count);
+        Assert.Equal(first.Results.Results.Select(r => r.Seconds), second.Results.Results.Select(r => r.Seconds));
+    }
+
+    [Fact]
+    public void Run_WithAChangedSweep_RecomputesOnlyThatMethod()
+    {
+        var dir = TestPaths.NewTempDir();
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        QualityBenchmark.Run(pipe, Request(dir));
+
+        var log = new List<string>();
+        QualityBenchmark.Run(pipe, Request(dir, QualityTestData.Fast with { Strengths = [0.7] }), log: log.Add);
+
+        Assert.Equal(["imagic", "inversion", "t2i"], log.Where(l => l.EndsWith("cached")).Select(l => l.Split(' ')[1].TrimEnd(':')));
+        Assert.Contains(log, l => l.Contains("sdedit") && !l.EndsWith("cached"));
+    }
+
+    [Fact]
+    public void Run_UnknownMethod_FailsBeforeDoingAnyWork()
+    {
+        var dir = TestPaths.NewTempDir();
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        var request = Request(dir) with { Methods = ["imagic", "magic"] };
+
+        var e = Assert.Throws<ImagicException>(() => QualityBenchmark.Run(pipe, request));
+        Assert.Contains("magic", e.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
+    }
+}
