@@ -16,6 +16,9 @@ namespace Imagic.Training;
 /// </remarks>
 public static class ShapesModelConfigs
 {
+    /// <summary>The bundled model's architecture.</summary>
+    public static ShapesArchitecture Default => new(Vae(), TextEncoder(), UNet(), Scheduler());
+
     public const int ImageSize = 32;
 
     public static AutoencoderKLConfig Vae() => new()
@@ -74,3 +77,7 @@ public static class ShapesModelConfigs
         TimestepSpacing = TimestepSpacing.Leading,
     };
 }
+
+/// <summary>The component configs <see cref="ShapesTrainer"/> builds; tests pass smaller ones.</summary>
+public sealed record ShapesArchitecture(AutoencoderKLConfig Vae, ClipTextConfig TextEncoder, UNet2DConditionConfig UNet,
+    SchedulerConfig Scheduler);

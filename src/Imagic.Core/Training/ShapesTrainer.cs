@@ -24,10 +24,13 @@ public sealed class ShapesTrainer
     readonly string _workDir;
     readonly string _tokenizerDir;
     readonly TrainingOptions _options;
+    readonly ShapesArchitecture _architecture;
 
-    public ShapesTrainer(string workDir, string tokenizerDir, TrainingOptions options)
+    /// <param name="architecture">The component configs; default <see cref="ShapesModelConfigs.Default"/>.</param>
+    public ShapesTrainer(string workDir, string tokenizerDir, TrainingOptions options, ShapesArchitecture? architecture = null)
     {
         options.Validate();
+        _architecture = architecture ?? ShapesModelConfigs.Default;
         _workDir = Path.GetFullPath(workDir);
         _tokenizerDir = tokenizerDir;
         _options = options;
@@ -52,7 +55,8 @@ public sealed class ShapesTrainer
     public StableDiffusionPipeline Train(IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
     {
         var state = ReadState() ?? new State("vae", 0, 1.0, _options);
-        var vae = new AutoencoderKL(ShapesModelConfigs.Vae());
+        var vae = new AutoencoderKL(_architecture.Vae);
+        DeterministicInit.Apply(vae, _options.Seed);
         if (state.Phase == "vae")
         {
             state = TrainVae(vae, state, progress, cancellation);
@@ -106,9 +110,20 @@ public sealed class ShapesTrainer
             adam.ImportState(SafeTensors.Load(WorkFile("vae_adam.safetensors")));
         }
         var losses = new List<string>();
+        void Checkpoint(int done)
+        {
+            SaveModule(vae, "vae.safetensors");
+            SafeTensors.Save(WorkFile("vae_adam.safetensors"), adam.ExportState());
+            AppendLosses(losses);
+            WriteState(state with { Step = done });
+        }
         for (int step = state.Step; step < _options.VaeSteps; step++)
         {
-            cancellation.ThrowIfCancellationRequested();
+            if (cancellation.IsCancellationRequested)
+            {
+                Checkpoint(step);
+                cancellation.ThrowIfCancellationRequested();
+            }
             using var scope = torch.NewDisposeScope();
             using var generator = StepGenerator(_options.Seed, 1, step);
             var (images, _) = Batch(step, 1);
@@ -126,12 +141,7 @@ public sealed class ShapesTrainer
             losses.Add(string.Create(CultureInfo.InvariantCulture, $"vae,{step + 1},{value:R}"));
             progress?.Report(new StepProgress("train VAE", step + 1, _options.VaeSteps, value));
             if ((step + 1) % _options.CheckpointEvery == 0 || step + 1 == _options.VaeSteps)
-            {
-                SaveModule(vae, "vae.safetensors");
-                SafeTensors.Save(WorkFile("vae_adam.safetensors"), adam.ExportState());
-                AppendLosses(losses);
-                WriteState(state with { Step = step + 1 });
-            }
+                Checkpoint(step + 1);
         }
         vae.eval();
         double scaling = MeasureScalingFactor(vae);
@@ -140,12 +150,12 @@ public sealed class ShapesTrainer
         return next;
     }
 
-    /// <summary>1 / std of the latents of 512 fresh scenes, as SD's 0.18215 was chosen.</summary>
+    /// <summary>1 / std of the latents of <see cref="TrainingOptions.ScalingSamples"/> fresh scenes, as SD's 0.18215 was chosen.</summary>
     double MeasureScalingFactor(AutoencoderKL vae)
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
-        var latents = Enumerable.Range(0, Math.Max(1, 512 / _options.BatchSize))
+        var latents = Enumerable.Range(0, Math.Max(1, _options.ScalingSamples / _options.BatchSize))
             .Select(i => vae.Encode(Batch(1_000_000 + i, 1).Images).Mean).ToArray();
         double std = torch.cat(latents).std().item<float>();
         return 1.0 / std;
@@ -156,10 +166,11 @@ public sealed class ShapesTrainer
     StableDiffusionPipeline TrainTextToImage(AutoencoderKL vae, State state, IProgress<StepProgress>? progress,
         CancellationToken cancellation)
     {
-        var text = new ClipTextModel(ShapesModelConfigs.TextEncoder());
-        var unet = new UNet2DConditionModel(ShapesModelConfigs.UNet());
-        InitLikeTransformers(text);
-        var scheduler = ShapesModelConfigs.Scheduler();
+        var text = new ClipTextModel(_architecture.TextEncoder);
+        var unet = new UNet2DConditionModel(_architecture.UNet);
+        DeterministicInit.Apply(text, _options.Seed + 1);
+        DeterministicInit.Apply(unet, _options.Seed + 2);
+        var scheduler = _architecture.Scheduler;
         var pipe = StableDiffusionPipeline.Create(_tokenizerDir, text, unet, vae, scheduler);
         var tokenizer = pipe.Tokenizer;
         var ddpm = new DdpmScheduler(scheduler);
@@ -184,9 +195,21 @@ public sealed class ShapesTrainer
         unet.train();
         text.train();
         var losses = new List<string>();
+        void Checkpoint(int done)
+        {
+            SafeTensors.Save(WorkFile("t2i.safetensors"), trainable.Select(p => KeyValuePair.Create(p.Name, p.Param)));
+            SafeTensors.Save(WorkFile("t2i_ema.safetensors"), ema.Select(p => KeyValuePair.Create(p.Name, p.Value)));
+            SafeTensors.Save(WorkFile("t2i_adam.safetensors"), adam.ExportState());
+            AppendLosses(losses);
+            WriteState(state with { Phase = "unet", Step = done });
+        }
         for (int step = state.Step; step < _options.Steps; step++)
         {
-            cancellation.ThrowIfCancellationRequested();
+            if (cancellation.IsCancellationRequested)
+            {
+                Checkpoint(step);
+                cancellation.ThrowIfCancellationRequested();
+            }
             using var scope = torch.NewDisposeScope();
             using var generator = StepGenerator(_options.Seed, 2, step);
             var (images, captions) = Batch(step, 2);
@@ -206,13 +229,7 @@ public sealed class ShapesTrainer
             losses.Add(string.Create(CultureInfo.InvariantCulture, $"t2i,{step + 1},{value:R}"));
             progress?.Report(new StepProgress("train UNet+text", step + 1, _options.Steps, value));
             if ((step + 1) % _options.CheckpointEvery == 0 || step + 1 == _options.Steps)
-            {
-                SafeTensors.Save(WorkFile("t2i.safetensors"), trainable.Select(p => KeyValuePair.Create(p.Name, p.Param)));
-                SafeTensors.Save(WorkFile("t2i_ema.safetensors"), ema.Select(p => KeyValuePair.Create(p.Name, p.Value)));
-                SafeTensors.Save(WorkFile("t2i_adam.safetensors"), adam.ExportState());
-                AppendLosses(losses);
-                WriteState(state with { Phase = "unet", Step = step + 1 });
-            }
+                Checkpoint(step + 1);
         }
         // Export the averaged weights: they sample better than the last iterate.
         using (torch.no_grad())
@@ -229,14 +246,6 @@ public sealed class ShapesTrainer
         if (step < warmup) return peak * (step + 1.0) / warmup;
         double progress = Math.Clamp((step - warmup) / (double)Math.Max(1, total - warmup), 0, 1);
         return peak * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
-    }
-
-    /// <summary>transformers initialises CLIP embeddings with std 0.02; TorchSharp's default N(0, 1) is far too large.</summary>
-    static void InitLikeTransformers(ClipTextModel text)
-    {
-        using var _ = torch.no_grad();
-        text.text_model.embeddings.token_embedding.weight!.normal_(0, 0.02);
-        text.text_model.embeddings.position_embedding.weight!.normal_(0, 0.01);
     }
 
     static void ClipGradients(List<(string Name, Tensor Param)> parameters, double maxNorm)

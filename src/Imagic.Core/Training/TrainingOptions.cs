@@ -36,6 +36,9 @@ public sealed record TrainingOptions
     /// <summary>Seed of the data and every random draw. Default 0.</summary>
     public long Seed { get; init; }
 
+    /// <summary>Scenes whose latents set the VAE scaling factor (1 / their std). Default 512.</summary>
+    public int ScalingSamples { get; init; } = 512;
+
     /// <summary>Steps between checkpoints. Default 250.</summary>
     public int CheckpointEvery { get; init; } = 250;
 

@@ -1,0 +1,90 @@
+using System.Globalization;
+using Imagic.IO;
+using Imagic.Training;
+using TorchSharp;
+
+namespace Imagic.Tests.Training;
+
+public class ShapesTrainerTests
+{
+    static string Tokenizer => Path.Combine(TestPaths.TinySd1, "tokenizer");
+
+    static TrainingOptions Tiny(int vaeSteps, int steps) => new()
+    {
+        VaeSteps = vaeSteps,
+        Steps = steps,
+        BatchSize = 4,
+        WarmupSteps = 1,
+        CheckpointEvery = 5,
+        LearningRate = 1e-3,
+        ScalingSamples = 8,
+    };
+
+    /// <summary>The bundled architecture at a fraction of its widths, so a step takes milliseconds.</summary>
+    static ShapesArchitecture Small => ShapesModelConfigs.Default with
+    {
+        Vae = ShapesModelConfigs.Vae() with { BlockOutChannels = new[] { 8, 16 }, NormNumGroups = 4 },
+        TextEncoder = ShapesModelConfigs.TextEncoder() with { HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2 },
+        UNet = ShapesModelConfigs.UNet() with { BlockOutChannels = new[] { 16, 32, 32 }, CrossAttentionDim = 16, AttentionHeadDim = 2, NormNumGroups = 8 },
+    };
+
+    static ShapesTrainer Trainer(string work, TrainingOptions options) => new(work, Tokenizer, options, Small);
+
+    static double[] Losses(string work, string phase) => File.ReadAllLines(Path.Combine(work, "loss.csv")).Skip(1)
+        .Select(l => l.Split(',')).Where(f => f[0] == phase).Select(f => double.Parse(f[2], CultureInfo.InvariantCulture)).ToArray();
+
+    [Fact]
+    public void Train_FewSteps_LowersTheLossOfBothPhases()
+    {
+        var work = TestPaths.NewTempDir();
+        using var pipe = Trainer(work, Tiny(vaeSteps: 30, steps: 30)).Train();
+
+        var vae = Losses(work, "vae");
+        var t2i = Losses(work, "t2i");
+        Assert.Equal(30, vae.Length);
+        Assert.True(vae[^5..].Average() < vae[..5].Average(), $"VAE loss did not fall: {vae[..5].Average()} → {vae[^5..].Average()}");
+        Assert.True(t2i[^5..].Average() < t2i[..5].Average(), $"UNet loss did not fall: {t2i[..5].Average()} → {t2i[^5..].Average()}");
+        Assert.NotEqual(1.0, pipe.Vae!.Config.ScalingFactor);
+    }
+
+    [Fact]
+    public void Train_InterruptedAndResumed_EqualsUninterrupted()
+    {
+        var options = Tiny(vaeSteps: 5, steps: 12);
+        using var straight = Trainer(TestPaths.NewTempDir(), options).Train();
+
+        // Ctrl-C during phase 2, between checkpoints: the trainer saves where it is and stops.
+        var work = TestPaths.NewTempDir();
+        using var cts = new CancellationTokenSource();
+        var progress = new InlineProgress(p => { if (p.Stage.StartsWith("train UNet") && p.Step == 7) cts.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => Trainer(work, options).Train(progress, cts.Token));
+        Assert.Equal(("unet", 7), (Trainer(work, options).ReadState()!.Phase, Trainer(work, options).ReadState()!.Step));
+        using var resumed = Trainer(work, options).Train();
+
+        var a = straight.UNet.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, p) in resumed.UNet.named_parameters())
+            Assert.True(Tensors.Identical(a[name], p), $"{name} differs after resuming");
+    }
+
+    [Fact]
+    public void TrainedPipeline_SavesAsDiffusersFolder_ThatLoadsBack()
+    {
+        var work = TestPaths.NewTempDir();
+        using var pipe = Trainer(work, Tiny(vaeSteps: 2, steps: 2)).Train();
+        var model = Path.Combine(work, "model");
+
+        pipe.Save(model, torch.ScalarType.Float16);
+        using var loaded = Imagic.Pipelines.StableDiffusionPipeline.Load(model);
+
+        Assert.Equal(32, loaded.DefaultResolution);
+        Assert.Equal(16, loaded.UNet.Config.BlockOutChannels[0]);
+        Assert.Equal(pipe.Vae!.Config.ScalingFactor, loaded.Vae!.Config.ScalingFactor, 12);
+        using var file = SafeTensorsFile.Open(Path.Combine(model, "unet", "diffusion_pytorch_model.safetensors"));
+        Assert.All(file.Entries.Values, e => Assert.Equal(SafeTensorsDType.F16, e.DType));
+    }
+
+    sealed class InlineProgress(Action<Imagic.Pipelines.StepProgress> report) : IProgress<Imagic.Pipelines.StepProgress>
+    {
+        public void Report(Imagic.Pipelines.StepProgress value) => report(value);
+    }
+}
