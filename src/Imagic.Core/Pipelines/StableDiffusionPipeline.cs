@@ -261,8 +261,10 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// The DDIM sampling loop with classifier-free guidance, from <paramref name="initLatents"/>
     /// (scaled by the scheduler's initial sigma, 1 for DDIM) to clean latents.
     /// </summary>
+    /// <param name="skipSteps">Start after this many of the schedule's timesteps: SDEdit-style editing passes
+    /// latents already noised to the first remaining timestep. Default 0 (from pure noise).</param>
     public Tensor Sample(Tensor cond, Tensor uncond, Tensor initLatents, SamplingOptions options, Generator? generator = null,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, int skipSteps = 0)
     {
         if (options.Steps < 1)
             throw new ImagicException($"The number of sampling steps must be at least 1, got {options.Steps}.");
@@ -271,7 +273,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         scheduler.SetTimesteps(options.Steps);
         var latents = (initLatents * scheduler.InitNoiseSigma).DetachFromDisposeScope();
         var timesteps = scheduler.Timesteps;
-        for (int i = 0; i < timesteps.Length; i++)
+        for (int i = Math.Clamp(skipSteps, 0, timesteps.Length); i < timesteps.Length; i++)
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();

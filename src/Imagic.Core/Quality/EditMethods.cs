@@ -296,19 +296,15 @@ sealed class SdEditMethod(StableDiffusionPipeline pipe, BenchSettings settings) 
             // int() truncation as diffusers does, so a strength means the same number of steps there and here.
             int run = Math.Min((int)(Settings.SamplingSteps * strength), Settings.SamplingSteps);
             var tail = timesteps[(timesteps.Length - run)..];
-            Tensor latents = z0;
+            Tensor? sampled = null; // owned here: Sample's result belongs to no dispose scope
             if (tail.Length > 0)
             {
-                latents = ddpm.AddNoise(z0, noise, torch.tensor(new[] { tail[0] }));
-                for (int i = 0; i < tail.Length; i++)
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    using var stepScope = torch.NewDisposeScope();
-                    var output = Pipe.GuidedModelOutput(latents, tail[i], cond, Uncond, Settings.GuidanceScale);
-                    latents = scheduler.Step(output, tail[i], latents).PrevSample.MoveToOuterDisposeScope();
-                }
+                var noised = ddpm.AddNoise(z0, noise, torch.tensor(new[] { tail[0] }));
+                sampled = Pipe.Sample(cond, Uncond, noised, Sampling(Settings.GuidanceScale), cancellation: cancellation,
+                    skipSteps: timesteps.Length - run);
             }
-            outputs.Add(new MethodOutput(strength, Decode(latents)[0]));
+            outputs.Add(new MethodOutput(strength, Decode(sampled ?? z0)[0]));
+            sampled?.Dispose();
         }
         return outputs;
     }
