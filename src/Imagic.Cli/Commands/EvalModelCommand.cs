@@ -43,7 +43,7 @@ internal static class EvalModelCommand
                 Directory.CreateDirectory(outDir);
                 AtomicFile.WriteAllText(Path.Combine(outDir, "report.json"), accuracy.ToJson());
                 var rows = images.Take(64).Select(s => s.Image.ToImage()).Chunk(8).Select(r => (IReadOnlyList<RgbImage>)r).ToList();
-                ImageIO.SavePng(ImageGrid.Compose(rows, padding: 2), Path.Combine(outDir, "samples.png"));
+                ImageIO.SavePng(ImageGrid.Compose(rows, padding: 2, minCellSize: 64), Path.Combine(outDir, "samples.png"));
                 Console.WriteLine($"Wrote {Path.GetFullPath(outDir)}");
             }
             return 0;

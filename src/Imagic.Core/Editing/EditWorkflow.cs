@@ -111,7 +111,7 @@ public static class EditWorkflow
         }
         var grid = ImageGrid.Compose(rows,
             etas.Select(e => string.Create(CultureInfo.InvariantCulture, $"η={e:0.0#}")).ToList(),
-            seeds.Select(s => $"seed {s}").ToList());
+            seeds.Select(s => $"seed {s}").ToList(), minCellSize: 128);
         string gridPath = Path.Combine(outDir, "grid.png");
         ImageIO.SavePng(grid, gridPath);
         return new SweepResult(outDir, gridPath, paths);

@@ -18,9 +18,14 @@ public static class ImageGrid
     /// <param name="columnLabels">One label per column, drawn above the grid; null for none.</param>
     /// <param name="rowLabels">One label per row, drawn left of the grid; null for none.</param>
     /// <param name="padding">Pixels between cells and around the grid; default 8.</param>
+    /// <param name="minCellSize">Images narrower than this are enlarged by pixel repetition (an integer factor)
+    /// so that small model outputs and their labels stay readable; default 0 (never).</param>
     public static RgbImage Compose(IReadOnlyList<IReadOnlyList<RgbImage>> rows,
-        IReadOnlyList<string>? columnLabels = null, IReadOnlyList<string>? rowLabels = null, int padding = 8)
+        IReadOnlyList<string>? columnLabels = null, IReadOnlyList<string>? rowLabels = null, int padding = 8, int minCellSize = 0)
     {
+        if (minCellSize > 0)
+            rows = rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(i =>
+                i.Width >= minCellSize ? i : i.Enlarge((minCellSize + i.Width - 1) / i.Width)).ToList()).ToList();
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(padding);
         int columns = rows.Count == 0 ? 0 : rows.Max(r => r.Count);

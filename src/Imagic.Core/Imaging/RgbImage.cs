@@ -34,6 +34,17 @@ public sealed class RgbImage
     }
 
     /// <summary>A <paramref name="width"/> × <paramref name="height"/> image filled with <paramref name="fill"/>.</summary>
+    /// <summary>A copy enlarged <paramref name="factor"/> times by pixel repetition, so small images stay sharp when viewed.</summary>
+    public RgbImage Enlarge(int factor)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(factor, 1);
+        var pixels = new byte[Width * factor * Height * factor * 3];
+        for (int y = 0; y < Height * factor; y++)
+            for (int x = 0; x < Width * factor; x++)
+                Array.Copy(Pixels, ((y / factor) * Width + x / factor) * 3, pixels, (y * Width * factor + x) * 3, 3);
+        return new RgbImage(Width * factor, Height * factor, pixels);
+    }
+
     public RgbImage(int width, int height, Rgb fill)
         : this(width, height, new byte[checked(width * height * 3)])
     {

@@ -191,7 +191,7 @@ public static class QualityChart
             string symbol = p switch { "eta" => "η", "strength" => "s", _ => "g" };
             columns.Add(string.Create(CultureInfo.InvariantCulture, $"{m} {symbol}={best[m]:0.##}"));
         }
-        return ImageGrid.Compose(images, columns, rows.Select(c => $"{EditSuite.Slug(c.Category)}: {string.Join(", ", c.Edits)}").ToList());
+        return ImageGrid.Compose(images, columns, rows.Select(c => $"{EditSuite.Slug(c.Category)}: {string.Join(", ", c.Edits)}").ToList(), minCellSize: 96);
 
         RgbImage Load(string relative) => Framed(Enlarge(ImageIO.Load(Path.Combine(outDir, relative)), factor));
     }

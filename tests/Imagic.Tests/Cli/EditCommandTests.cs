@@ -46,3 +46,22 @@ public class EditCommandTests
         Assert.Contains("not an edit run folder", stderr);
     }
 }
+
+[Collection(ConsoleCollection.Name)]
+public class BundledModelEditTests
+{
+    [Fact]
+    public void Edit_WithoutModelOption_UsesTheBundledModel()
+    {
+        var dir = TestPaths.NewTempDir();
+        var run = Path.Combine(dir, "run");
+
+        var (code, stdout, stderr) = CliHarness.Run("edit", "--image", Path.Combine(TestPaths.RepoRoot, "samples", "red-circle.png"),
+            "--prompt", "a large tall red circle in the center on a grey background", "--out", run,
+            "--embedding-steps", "5", "--finetune-steps", "5", "--steps", "3", "--eta", "0.7");
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains(Path.Combine("models", "shapes"), stdout);
+        Assert.True(File.Exists(Path.Combine(run, "samples", "eta_0.70_seed_0.png")));
+    }
+}

@@ -1,0 +1,38 @@
+using Imagic.Editing;
+using Imagic.Imaging;
+using Imagic.Pipelines;
+using Imagic.World;
+using TorchSharp;
+
+namespace Imagic.Tests.Models;
+
+/// <summary>The committed shapes model: it loads like any SD folder and draws what its captions say.</summary>
+public class BundledModelTests
+{
+    static string ModelDir => Path.Combine(TestPaths.RepoRoot, "models", "shapes");
+
+    [Fact]
+    public void BundledModel_LoadsAsDiffusersFolder_WithItsImagicDefaults()
+    {
+        using var pipe = StableDiffusionPipeline.Load(ModelDir);
+
+        Assert.Equal(32, pipe.DefaultResolution);
+        Assert.NotNull(pipe.Vae);
+        var defaults = ImagicOptions.ForModel(ModelDir);
+        Assert.True(defaults.EmbeddingSteps < new ImagicOptions().EmbeddingSteps, "the bundled model should ship faster defaults than the paper's");
+        Assert.True(File.Exists(Path.Combine(ModelDir, "README.md")), "model card missing");
+    }
+
+    [Fact]
+    public void BundledModel_GeneratesDeterministicFiniteImages()
+    {
+        using var pipe = StableDiffusionPipeline.Load(ModelDir);
+        var options = new SamplingOptions { Steps = 10, GuidanceScale = 5 };
+        var a = pipe.Generate("a large red circle in the center on a grey background", "", options, seed: 3);
+        var b = pipe.Generate("a large red circle in the center on a grey background", "", options, seed: 3);
+
+        Assert.Equal(new long[] { 1, 3, 32, 32 }, a.shape);
+        Assert.True(Tensors.Identical(a, b));
+        Assert.False(a.isnan().any().item<bool>());
+    }
+}
