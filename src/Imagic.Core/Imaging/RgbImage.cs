@@ -33,7 +33,6 @@ public sealed class RgbImage
         Pixels = pixels;
     }
 
-    /// <summary>A <paramref name="width"/> × <paramref name="height"/> image filled with <paramref name="fill"/>.</summary>
     /// <summary>A copy enlarged <paramref name="factor"/> times by pixel repetition, so small images stay sharp when viewed.</summary>
     public RgbImage Enlarge(int factor)
     {
@@ -45,6 +44,7 @@ public sealed class RgbImage
         return new RgbImage(Width * factor, Height * factor, pixels);
     }
 
+    /// <summary>A <paramref name="width"/> × <paramref name="height"/> image filled with <paramref name="fill"/>.</summary>
     public RgbImage(int width, int height, Rgb fill)
         : this(width, height, new byte[checked(width * height * 3)])
     {
