@@ -22,6 +22,7 @@ public sealed class ImagicEditor
 {
     readonly StableDiffusionPipeline _pipe;
     readonly DdpmScheduler _ddpm;
+    Tensor? _uncond; // the empty prompt's embedding, computed once for every stage C sample
 
     public ImagicOptions Options { get; }
 
@@ -184,7 +185,8 @@ public sealed class ImagicEditor
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         var e = Interpolate(session.TargetEmbedding, session.OptimizedEmbedding, eta);
-        var uncond = _pipe.EncodePrompt("");
+        _uncond ??= _pipe.EncodePrompt("").DetachFromDisposeScope();
+        var uncond = _uncond;
         using var generator = new Generator(SeedFor(sampleSeed, 3), torch.CPU);
         var noise = torch.randn(session.Latents.shape, generator: generator);
         var options = new SamplingOptions { Steps = Options.SamplingSteps, GuidanceScale = Options.GuidanceScale };
