@@ -9,6 +9,15 @@ namespace Imagic.Models;
 internal sealed record UNetBlockSettings(int TembChannels, int Groups, double Eps, string Act,
     int CrossAttentionDim, bool UseLinearProjection);
 
+internal static class UNetBlockParts
+{
+    /// <summary>One transformer per resnet of a block, each with <paramref name="heads"/> heads over <paramref name="channels"/>.</summary>
+    public static ModuleList<Transformer2DModel> Transformers(int count, int channels, UNetBlockSettings s, int heads, int transformerLayers) =>
+        new(Enumerable.Range(0, count)
+            .Select(_ => new Transformer2DModel(heads, channels / heads, channels, transformerLayers, s.CrossAttentionDim, s.Groups, s.UseLinearProjection))
+            .ToArray());
+}
+
 /// <summary>
 /// A UNet encoder stage: resnets (each optionally followed by a transformer) and an optional
 /// strided-conv downsampler. <see cref="CrossAttnDownBlock2D"/> and <see cref="DownBlock2D"/>
@@ -27,10 +36,7 @@ public abstract class UNetDownBlock : Module
             .Select(i => new ResnetBlock2D(i == 0 ? inChannels : outChannels, outChannels, s.TembChannels, s.Groups, s.Eps, s.Act))
             .ToArray());
         if (withAttention)
-            attentions = new ModuleList<Transformer2DModel>(Enumerable.Range(0, layers)
-                .Select(_ => new Transformer2DModel(heads, outChannels / heads, outChannels, transformerLayers,
-                    s.CrossAttentionDim, s.Groups, s.UseLinearProjection))
-                .ToArray());
+            attentions = UNetBlockParts.Transformers(layers, outChannels, s, heads, transformerLayers);
         if (addDownsample)
             downsamplers = new ModuleList<Downsample2D>(new Downsample2D(outChannels, downsamplePadding));
         RegisterComponents();
@@ -88,10 +94,7 @@ public abstract class UNetUpBlock : Module
             return new ResnetBlock2D(resnetIn + skipChannels, outChannels, s.TembChannels, s.Groups, s.Eps, s.Act);
         }).ToArray());
         if (withAttention)
-            attentions = new ModuleList<Transformer2DModel>(Enumerable.Range(0, layers)
-                .Select(_ => new Transformer2DModel(heads, outChannels / heads, outChannels, transformerLayers,
-                    s.CrossAttentionDim, s.Groups, s.UseLinearProjection))
-                .ToArray());
+            attentions = UNetBlockParts.Transformers(layers, outChannels, s, heads, transformerLayers);
         if (addUpsample)
             upsamplers = new ModuleList<Upsample2D>(new Upsample2D(outChannels));
         RegisterComponents();
@@ -143,8 +146,7 @@ public sealed class UNetMidBlock2DCrossAttn : Module
         resnets = new ModuleList<ResnetBlock2D>(
             new ResnetBlock2D(channels, channels, s.TembChannels, s.Groups, s.Eps, s.Act, outputScale),
             new ResnetBlock2D(channels, channels, s.TembChannels, s.Groups, s.Eps, s.Act, outputScale));
-        attentions = new ModuleList<Transformer2DModel>(new Transformer2DModel(heads, channels / heads, channels,
-            transformerLayers, s.CrossAttentionDim, s.Groups, s.UseLinearProjection));
+        attentions = UNetBlockParts.Transformers(1, channels, s, heads, transformerLayers);
         RegisterComponents();
     }
 
