@@ -28,7 +28,7 @@ internal static class BlockCalls
         : resnet.Forward(torch.cat(new[] { x, skip }, dim: 1), temb);
 
     public static Tensor Transformer(Transformer2DModel transformer, Tensor x, Tensor context, bool checkpoint) => checkpoint
-        ? GradientCheckpoint.Run(xs => transformer.Forward(xs[0], xs[1]), new[] { x, context }, transformer.parameters())
+        ? GradientCheckpoint.Run(xs => transformer.Forward(xs[0], xs[1]), new[] { x, context }, transformer.ParametersWithAdapters())
         : transformer.Forward(x, context);
 }
 
