@@ -73,7 +73,7 @@ public static class StageBMemoryBenchmark
         using var unet = new UNet2DConditionModel(unetConfig);
         long unetParameters = unet.parameters().Sum(p => p.numel());
         double parameterMegabytes = unet.parameters().Sum(p => p.numel() * p.element_size()) / 1048576.0;
-        double modelResident = ResidentMegabytes();
+        double modelResident = ProcessMemory.ResidentMegabytes();
         log($"{modelDir}: UNet with {unetParameters / 1e6:F1} M parameters ({parameterMegabytes:F0} MB); resident {modelResident:F0} MB");
 
         using var g = new Generator(0, torch.CPU);
@@ -95,28 +95,10 @@ public static class StageBMemoryBenchmark
                 tuning.Optimizer.Step();
             }
             times.Add(clock.Elapsed.TotalSeconds);
-            log($"step {step}: {times[^1]:F2} s; resident {ResidentMegabytes():F0} MB, peak {SpeedBenchmark.PeakResidentMegabytes():F0} MB");
+            log($"step {step}: {times[^1]:F2} s; resident {ProcessMemory.ResidentMegabytes():F0} MB, peak {ProcessMemory.PeakResidentMegabytes():F0} MB");
         }
         return new StageBMemoryReport(modelDir, option, latentSize, torch.get_num_threads(), unetParameters, trained,
-            parameterMegabytes, modelResident, SpeedBenchmark.PeakResidentMegabytes(), times,
-            $"{Environment.ProcessorCount} cores, {TotalMemoryGigabytes():F0} GB RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-    }
-
-    /// <summary>Current resident set size (VmRSS) of this process, in MB; 0 where /proc is not available.</summary>
-    public static double ResidentMegabytes() => ProcStatusMegabytes("/proc/self/status", "VmRSS:");
-
-    static double TotalMemoryGigabytes() => ProcStatusMegabytes("/proc/meminfo", "MemTotal:") / 1024.0;
-
-    static double ProcStatusMegabytes(string file, string key)
-    {
-        try
-        {
-            var line = File.ReadLines(file).FirstOrDefault(l => l.StartsWith(key));
-            return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
+            parameterMegabytes, modelResident, ProcessMemory.PeakResidentMegabytes(), times,
+            $"{Environment.ProcessorCount} cores, {ProcessMemory.TotalGigabytes():F0} GB RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
     }
 }
