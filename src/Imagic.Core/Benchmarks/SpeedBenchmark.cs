@@ -191,16 +191,5 @@ public static class SpeedBenchmark
     }
 
     /// <summary>Peak resident set size (VmHWM) of this process, in MB; 0 where /proc is not available.</summary>
-    public static double PeakResidentMegabytes()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:"));
-            return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
+    public static double PeakResidentMegabytes() => ProcessMemory.PeakResidentMegabytes();
 }

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Imagic.Imaging;
 using Imagic.IO;
 using Imagic.Models;
+using Imagic.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,7 +24,8 @@ namespace Imagic.Editing;
 /// unet_finetuned.safetensors the fine-tuned UNet weights (stage B)
 /// loss_stage_a.csv, loss_stage_b.csv
 /// samples/eta_0.70_seed_0.png ... and grid.png
-/// checkpoint/                resumable state while a stage runs
+/// checkpoint/                resumable state while a stage runs (with LoRA, stage B's adapters in
+///                            lora.safetensors instead of the whole UNet)
 /// </code>
 /// Every file is written atomically.
 /// </summary>
@@ -106,7 +108,9 @@ public sealed class EditRun
         {
             ["project"] = "Imagic for .NET",
             ["project_version"] = m.ProjectVersion,
-            ["method"] = "Imagic (Kawar et al., CVPR 2023)",
+            ["method"] = m.Options.FinetuneMethod == FinetuneMethod.Lora
+                ? "Imagic (Kawar et al., CVPR 2023) with a LoRA stage B: a parameter-efficient variant, not the method of the paper"
+                : "Imagic (Kawar et al., CVPR 2023)",
             ["model_path"] = m.ModelPath,
             ["model_fingerprint"] = m.ModelFingerprint,
             ["input_file"] = m.InputFile,
@@ -139,7 +143,11 @@ public sealed class EditRun
             SafeTensors.Save(System.IO.Path.Combine(dir, "optimizer.safetensors"), s.OptimizerState);
         if (s.GeneratorState is not null)
             SaveTensor(System.IO.Path.Combine(CheckpointDir, "generator.safetensors"), "state", s.GeneratorState);
-        if (s.Stage == EditStage.ModelFineTuning)
+        if (s.Stage == EditStage.ModelFineTuning && manifest.Options.FinetuneMethod == FinetuneMethod.Lora)
+            // The base weights are frozen under LoRA: the adapters are the whole trained state.
+            SafeTensors.Save(System.IO.Path.Combine(dir, "lora.safetensors"), s.LoraState
+                ?? throw new InvalidOperationException("A LoRA stage B checkpoint needs the adapter weights."));
+        else if (s.Stage == EditStage.ModelFineTuning)
             SafeTensors.Save(System.IO.Path.Combine(dir, "unet.safetensors"), UNetWeights(unet));
         WriteLosses(s);
         // The manifest goes last: it only ever points at a complete checkpoint.
@@ -159,7 +167,8 @@ public sealed class EditRun
 
     /// <summary>
     /// Rebuilds the session from the folder: after training (for sampling) or from the last checkpoint
-    /// (for resuming). For a run in stage B or done, loads the fine-tuned UNet weights into <paramref name="unet"/>.
+    /// (for resuming). For a run in stage B or done, loads the fine-tuned UNet weights into <paramref name="unet"/>;
+    /// for a LoRA stage B, the adapters go to <see cref="EditSession.LoraState"/> and the UNet keeps its base weights.
     /// </summary>
     public EditSession LoadSession(UNet2DConditionModel unet)
     {
@@ -190,10 +199,13 @@ public sealed class EditRun
             // Losses logged after the checkpoint belong to steps that will be redone.
             TrimLosses(session);
         }
+        bool lora = m.Options.FinetuneMethod == FinetuneMethod.Lora;
+        if (stage == EditStage.ModelFineTuning && m.Step > 0 && lora)
+            session.LoraState = SafeTensors.Load(System.IO.Path.Combine(checkpoint, "lora.safetensors"));
         string? weights = stage switch
         {
             EditStage.Done => PathOf("unet_finetuned.safetensors"),
-            EditStage.ModelFineTuning when m.Step > 0 => System.IO.Path.Combine(checkpoint, "unet.safetensors"),
+            EditStage.ModelFineTuning when m.Step > 0 && !lora => System.IO.Path.Combine(checkpoint, "unet.safetensors"),
             _ => null,
         };
         if (weights is not null)

@@ -40,6 +40,9 @@ public sealed class EditSession : IDisposable
     /// <summary>Random-generator state of the running stage, set on a checkpoint or when resuming.</summary>
     public Tensor? GeneratorState { get; set; }
 
+    /// <summary>LoRA adapter weights of a running LoRA stage B, set on a checkpoint or when resuming.</summary>
+    public Dictionary<string, Tensor>? LoraState { get; set; }
+
     public void Dispose()
     {
         InputImage.Dispose();
@@ -49,5 +52,7 @@ public sealed class EditSession : IDisposable
         GeneratorState?.Dispose();
         if (OptimizerState is not null)
             foreach (var t in OptimizerState.Values) t.Dispose();
+        if (LoraState is not null)
+            foreach (var t in LoraState.Values) t.Dispose();
     }
 }

@@ -16,7 +16,9 @@ namespace Imagic.Editing;
 /// reconstructs the input from e_opt.</item>
 /// <item>C. Interpolation: e = η·e_tgt + (1 − η)·e_opt, sampled with the fine-tuned UNet by guided DDIM.</item>
 /// </list>
-/// Stage B changes <see cref="StableDiffusionPipeline.UNet"/> in place.
+/// Stage B changes <see cref="StableDiffusionPipeline.UNet"/> in place. With
+/// <see cref="ImagicOptions.FinetuneMethod"/> = LoRA it trains low-rank adapters instead of every weight
+/// (a variant, not the paper's method) and merges them into the UNet at the end.
 /// </summary>
 public sealed class ImagicEditor
 {
@@ -89,17 +91,23 @@ public sealed class ImagicEditor
         session.OptimizedEmbedding = eOpt.detach().DetachFromDisposeScope();
     }
 
-    /// <summary>Stage B: fine-tune every UNet weight with e_opt frozen.</summary>
+    /// <summary>
+    /// Stage B: fine-tune the UNet with e_opt frozen: every weight (the paper), or LoRA adapters that are
+    /// merged into the weights at the end, so everything after stage B sees a plain UNet either way.
+    /// </summary>
     void FineTuneModel(EditSession session, IProgress<StepProgress>? progress, CancellationToken cancellation)
     {
         var eOpt = session.OptimizedEmbedding.detach();
-        var unet = _pipe.UNet;
-        foreach (var p in unet.parameters()) p.requires_grad = true;
         try
         {
-            using var adam = new Adam(unet.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), Options.FinetuneLearningRate);
-            RunStage(session, "stage B", Options.FinetuneSteps, adam, session.FineTuneLosses, SeedFor(Options.Seed, 2),
-                () => eOpt, progress, cancellation);
+            using var loraGenerator = new Generator(SeedFor(Options.Seed, 4), torch.CPU);
+            using var tuning = UNetFineTuning.Begin(_pipe.UNet, Options.FineTuneSettings, Options.StageBLearningRate, loraGenerator);
+            if (tuning.Lora is not null && session.Step > 0)
+                tuning.Lora.ImportState(session.LoraState
+                    ?? throw new ImagicException($"Cannot resume stage B at step {session.Step}: the checkpoint lacks the LoRA weights."));
+            RunStage(session, "stage B", Options.FinetuneSteps, tuning.Optimizer, session.FineTuneLosses, SeedFor(Options.Seed, 2),
+                () => eOpt, progress, cancellation, () => tuning.Lora?.ExportState());
+            tuning.Complete();
         }
         finally
         {
@@ -112,8 +120,10 @@ public sealed class ImagicEditor
     /// and optimizer continue from the session's saved state when resuming, so a resumed run takes the
     /// very same steps as an uninterrupted one.
     /// </summary>
+    /// <param name="adapterState">Copies of LoRA weights to checkpoint, when they are what is trained.</param>
     void RunStage(EditSession session, string name, int totalSteps, Adam adam, List<double> losses, ulong seed,
-        Func<Tensor> context, IProgress<StepProgress>? progress, CancellationToken cancellation)
+        Func<Tensor> context, IProgress<StepProgress>? progress, CancellationToken cancellation,
+        Func<Dictionary<string, Tensor>?>? adapterState = null)
     {
         using var generator = new Generator(seed, torch.CPU);
         if (session.Step > 0)
@@ -127,7 +137,7 @@ public sealed class ImagicEditor
         {
             if (cancellation.IsCancellationRequested)
             {
-                SaveCheckpoint(session, adam, generator);
+                SaveCheckpoint(session, adam, generator, adapterState);
                 cancellation.ThrowIfCancellationRequested();
             }
             using (var scope = torch.NewDisposeScope())
@@ -141,16 +151,17 @@ public sealed class ImagicEditor
             session.Step++;
             progress?.Report(new StepProgress(name, session.Step, totalSteps, losses[^1]));
             if (session.Step % Options.CheckpointEvery == 0 && session.Step < totalSteps)
-                SaveCheckpoint(session, adam, generator);
+                SaveCheckpoint(session, adam, generator, adapterState);
         }
     }
 
-    void SaveCheckpoint(EditSession session, Adam adam, Generator generator)
+    void SaveCheckpoint(EditSession session, Adam adam, Generator generator, Func<Dictionary<string, Tensor>?>? adapterState)
     {
         if (Checkpoint is null) return;
         ClearRunningState(session);
         session.OptimizerState = adam.ExportState();
         session.GeneratorState = generator.get_state().DetachFromDisposeScope();
+        session.LoraState = adapterState?.Invoke();
         Checkpoint(session);
     }
 
@@ -159,6 +170,9 @@ public sealed class ImagicEditor
         if (session.OptimizerState is not null)
             foreach (var t in session.OptimizerState.Values) t.Dispose();
         session.OptimizerState = null;
+        if (session.LoraState is not null)
+            foreach (var t in session.LoraState.Values) t.Dispose();
+        session.LoraState = null;
         session.GeneratorState?.Dispose();
         session.GeneratorState = null;
     }

@@ -30,6 +30,16 @@ public sealed class Attention : Module
     /// <summary>Number of attention heads.</summary>
     public int Heads => _heads;
 
+    /// <summary>
+    /// LoRA adapters on the four projections, set by <see cref="LoraAdapters"/>; null (the default) for
+    /// the plain layer. Deliberately not a registered child: the state dict keeps the base keys.
+    /// </summary>
+    public AttentionLora? Lora { get; internal set; }
+
+    /// <summary>The adapters' weights, which <see cref="Module.parameters"/> does not list; empty without LoRA.</summary>
+    public IEnumerable<Tensor> AdapterParameters() =>
+        Lora is null ? Enumerable.Empty<Tensor>() : Lora.Named().SelectMany(n => n.Adapter.parameters());
+
     /// <param name="queryDim">Channels of the query input.</param>
     /// <param name="crossAttentionDim">Channels of the context; null for self-attention.</param>
     /// <param name="heads">Number of heads.</param>
@@ -74,13 +84,16 @@ public sealed class Attention : Module
     Tensor Attend(Tensor x, Tensor context)
     {
         long b = x.shape[0];
-        var q = SplitHeads(to_q.call(x), b);
-        var k = SplitHeads(to_k.call(context), b);
-        var v = SplitHeads(to_v.call(context), b);
+        var q = SplitHeads(Project(to_q, Lora?.Q, x), b);
+        var k = SplitHeads(Project(to_k, Lora?.K, context), b);
+        var v = SplitHeads(Project(to_v, Lora?.V, context), b);
         var y = functional.scaled_dot_product_attention(q, k, v);
         y = y.transpose(1, 2).reshape(b, -1, y.shape[1] * y.shape[3]);
-        return ((Linear)to_out[0]).call(y);
+        return Project((Linear)to_out[0], Lora?.Out, y);
     }
+
+    static Tensor Project(Linear layer, LoraLinear? adapter, Tensor x) =>
+        adapter is null ? layer.call(x) : layer.call(x) + adapter.call(x);
 
     Tensor SplitHeads(Tensor t, long batch) => t.view(batch, -1, _heads, t.shape[2] / _heads).transpose(1, 2);
 }

@@ -114,6 +114,10 @@ public sealed class Transformer2DModel : Module
         return y + x;
     }
 
+    /// <summary>Its parameters and those of any LoRA adapters on its attention layers (not registered children).</summary>
+    public IEnumerable<Tensor> ParametersWithAdapters() =>
+        parameters().Concat(transformer_blocks.SelectMany(b => b.attn1.AdapterParameters().Concat(b.attn2.AdapterParameters())));
+
     static Tensor ToTokens(Tensor t, long b, long h, long w) => t.permute(0, 2, 3, 1).reshape(b, h * w, t.shape[1]);
 
     static Tensor FromTokens(Tensor t, long b, long h, long w) => t.reshape(b, h, w, t.shape[2]).permute(0, 3, 1, 2);

@@ -1,3 +1,4 @@
+using Imagic.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -16,6 +17,28 @@ internal static class UNetBlockParts
         new(Enumerable.Range(0, count)
             .Select(_ => new Transformer2DModel(heads, channels / heads, channels, transformerLayers, s.CrossAttentionDim, s.Groups, s.UseLinearProjection))
             .ToArray());
+}
+
+/// <summary>
+/// The resnet and transformer calls of the UNet blocks, optionally through <see cref="GradientCheckpoint"/>
+/// (the granularity diffusers checkpoints at). Each body takes every tensor that may need a gradient as an
+/// argument (never by closure), so temb and the text context keep their gradients too.
+/// </summary>
+internal static class BlockCalls
+{
+    public static Tensor Resnet(ResnetBlock2D resnet, Tensor x, Tensor temb, bool checkpoint) => checkpoint
+        ? GradientCheckpoint.Run(xs => resnet.Forward(xs[0], xs[1]), new[] { x, temb }, resnet.parameters())
+        : resnet.Forward(x, temb);
+
+    /// <summary>A decoder resnet on [x, skip]; checkpointed, the concatenation is recomputed rather than kept.</summary>
+    public static Tensor Resnet(ResnetBlock2D resnet, Tensor x, Tensor skip, Tensor temb, bool checkpoint) => checkpoint
+        ? GradientCheckpoint.Run(xs => resnet.Forward(torch.cat(new[] { xs[0], xs[1] }, dim: 1), xs[2]), new[] { x, skip, temb },
+            resnet.parameters())
+        : resnet.Forward(torch.cat(new[] { x, skip }, dim: 1), temb);
+
+    public static Tensor Transformer(Transformer2DModel transformer, Tensor x, Tensor context, bool checkpoint) => checkpoint
+        ? GradientCheckpoint.Run(xs => transformer.Forward(xs[0], xs[1]), new[] { x, context }, transformer.ParametersWithAdapters())
+        : transformer.Forward(x, context);
 }
 
 /// <summary>
@@ -43,13 +66,14 @@ public abstract class UNetDownBlock : Module
     }
 
     /// <summary>Runs the stage, appending every intermediate state to <paramref name="skips"/> for the decoder.</summary>
-    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips)
+    /// <param name="checkpoint">Checkpoint each resnet and transformer (see <see cref="GradientCheckpoint"/>). Default false.</param>
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, bool checkpoint = false)
     {
         for (int i = 0; i < resnets.Count; i++)
         {
-            x = resnets[i].Forward(x, temb);
+            x = BlockCalls.Resnet(resnets[i], x, temb, checkpoint);
             if (attentions is not null)
-                x = attentions[i].Forward(x, context);
+                x = BlockCalls.Transformer(attentions[i], x, context, checkpoint);
             skips.Add(x);
         }
         if (downsamplers is not null)
@@ -101,15 +125,16 @@ public abstract class UNetUpBlock : Module
     }
 
     /// <summary>Runs the stage, popping one skip per resnet from the end of <paramref name="skips"/>.</summary>
-    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips)
+    /// <param name="checkpoint">Checkpoint each resnet and transformer (see <see cref="GradientCheckpoint"/>). Default false.</param>
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, bool checkpoint = false)
     {
         for (int i = 0; i < resnets.Count; i++)
         {
             var skip = skips[^1];
             skips.RemoveAt(skips.Count - 1);
-            x = resnets[i].Forward(torch.cat(new[] { x, skip }, dim: 1), temb);
+            x = BlockCalls.Resnet(resnets[i], x, skip, temb, checkpoint);
             if (attentions is not null)
-                x = attentions[i].Forward(x, context);
+                x = BlockCalls.Transformer(attentions[i], x, context, checkpoint);
         }
         if (upsamplers is not null)
         {
@@ -150,10 +175,11 @@ public sealed class UNetMidBlock2DCrossAttn : Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor temb, Tensor context)
+    /// <param name="checkpoint">Checkpoint each resnet and the transformer (see <see cref="GradientCheckpoint"/>). Default false.</param>
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context, bool checkpoint = false)
     {
-        x = resnets[0].Forward(x, temb);
-        x = attentions[0].Forward(x, context);
-        return resnets[1].Forward(x, temb);
+        x = BlockCalls.Resnet(resnets[0], x, temb, checkpoint);
+        x = BlockCalls.Transformer(attentions[0], x, context, checkpoint);
+        return BlockCalls.Resnet(resnets[1], x, temb, checkpoint);
     }
 }

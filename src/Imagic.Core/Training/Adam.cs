@@ -53,9 +53,11 @@ public sealed class Adam : IDisposable
         double bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
         double stepSize = LearningRate / bc1;
         using var _ = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
         for (int i = 0; i < _params.Count; i++)
         {
+            // A scope per parameter: the temporaries are as large as the parameter, and kept for the
+            // whole loop they would add twice the model's size to peak memory.
+            using var scope = torch.NewDisposeScope();
             var p = _params[i].Param;
             var g = p.grad;
             if (g is null) continue;
@@ -63,7 +65,7 @@ public sealed class Adam : IDisposable
                 p.mul_(1 - LearningRate * WeightDecay);
             _m[i].mul_(Beta1).add_(g, alpha: 1 - Beta1);
             _v[i].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-            var denom = (_v[i].sqrt() / bc2Sqrt).add_(Epsilon);
+            var denom = _v[i].sqrt().div_(bc2Sqrt).add_(Epsilon);
             p.addcdiv_(_m[i], denom, value: -stepSize);
         }
     }

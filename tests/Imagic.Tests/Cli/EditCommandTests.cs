@@ -29,6 +29,33 @@ public class EditCommandTests
     }
 
     [Fact]
+    public void Edit_WithLoraAndGradientCheckpointing_RecordsTheVariantAndSamples()
+    {
+        var dir = TestPaths.NewTempDir();
+        var run = Path.Combine(dir, "run");
+
+        var (code, stdout, stderr) = CliHarness.Run("edit", "--image", EditTestData.WriteInputImage(dir), "--prompt", "a dog",
+            "--model", TestPaths.TinySd1, "--out", run, "--embedding-steps", "2", "--finetune-steps", "2", "--steps", "2",
+            "--eta", "1", "--finetune", "lora", "--lora-rank", "2", "--gradient-checkpointing");
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("not the paper's method", stdout);
+        var options = Imagic.Editing.EditRun.Open(run).ReadManifest().Options;
+        Assert.Equal((Imagic.Training.FinetuneMethod.Lora, 2, true), (options.FinetuneMethod, options.LoraRank, options.GradientCheckpointing));
+        Assert.True(File.Exists(Path.Combine(run, "samples", "grid.png")));
+    }
+
+    [Fact]
+    public void EditHelp_LabelsLoraAsAVariantOfThePaper()
+    {
+        var (code, stdout, _) = CliHarness.Run("edit", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--finetune", stdout);
+        Assert.Contains("a variant of the paper", stdout);
+        Assert.Contains("--gradient-checkpointing", stdout);
+    }
+
+    [Fact]
     public void Edit_BadEtaList_FailsClearly()
     {
         var dir = TestPaths.NewTempDir();
