@@ -39,8 +39,8 @@ internal static class EditCommand
         var loraLr = new Option<double?>("--lora-lr") { Description = "With --finetune lora: stage B learning rate (default 1e-4)." };
         var gradientCheckpointing = new Option<bool>("--gradient-checkpointing")
         {
-            Description = "Stage B: recompute UNet activations in backward instead of storing them. Much less memory, " +
-                "about a third more time per step; same result.",
+            Description = "Stage B: recompute UNet activations in backward instead of storing them: less memory (see docs/memory.md), " +
+                "roughly 20-40% more time per step; the same result.",
         };
         var steps = new Option<int?>("--steps") { Description = "Stage C DDIM steps (default 50)." };
         var guidance = new Option<double?>("--guidance") { Description = "Stage C classifier-free guidance scale (default 7.5)." };

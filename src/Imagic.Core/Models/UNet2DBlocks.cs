@@ -20,25 +20,26 @@ internal static class UNetBlockParts
 }
 
 /// <summary>
-/// The resnet and transformer calls of the UNet blocks, optionally through <see cref="GradientCheckpoint"/>
-/// (the granularity diffusers checkpoints at). Each body takes every tensor that may need a gradient as an
-/// argument (never by closure), so temb and the text context keep their gradients too.
+/// The resnet and transformer calls of the UNet blocks, through <see cref="GradientCheckpoint"/> when one is
+/// given (the granularity diffusers checkpoints at). Each body takes every tensor that may need a gradient
+/// as an argument (never by closure), so temb and the text context keep their gradients too.
 /// </summary>
 internal static class BlockCalls
 {
-    public static Tensor Resnet(ResnetBlock2D resnet, Tensor x, Tensor temb, bool checkpoint) => checkpoint
-        ? GradientCheckpoint.Run(xs => resnet.Forward(xs[0], xs[1]), new[] { x, temb }, resnet.parameters())
-        : resnet.Forward(x, temb);
+    public static Tensor Resnet(ResnetBlock2D resnet, Tensor x, Tensor temb, GradientCheckpoint? checkpoint) => checkpoint is null
+        ? resnet.Forward(x, temb)
+        : checkpoint.Run(xs => resnet.Forward(xs[0], xs[1]), new[] { x, temb }, resnet.parameters());
 
     /// <summary>A decoder resnet on [x, skip]; checkpointed, the concatenation is recomputed rather than kept.</summary>
-    public static Tensor Resnet(ResnetBlock2D resnet, Tensor x, Tensor skip, Tensor temb, bool checkpoint) => checkpoint
-        ? GradientCheckpoint.Run(xs => resnet.Forward(torch.cat(new[] { xs[0], xs[1] }, dim: 1), xs[2]), new[] { x, skip, temb },
-            resnet.parameters())
-        : resnet.Forward(torch.cat(new[] { x, skip }, dim: 1), temb);
+    public static Tensor Resnet(ResnetBlock2D resnet, Tensor x, Tensor skip, Tensor temb, GradientCheckpoint? checkpoint) => checkpoint is null
+        ? resnet.Forward(torch.cat(new[] { x, skip }, dim: 1), temb)
+        : checkpoint.Run(xs => resnet.Forward(torch.cat(new[] { xs[0], xs[1] }, dim: 1), xs[2]), new[] { x, skip, temb },
+            resnet.parameters());
 
-    public static Tensor Transformer(Transformer2DModel transformer, Tensor x, Tensor context, bool checkpoint) => checkpoint
-        ? GradientCheckpoint.Run(xs => transformer.Forward(xs[0], xs[1]), new[] { x, context }, transformer.ParametersWithAdapters())
-        : transformer.Forward(x, context);
+    public static Tensor Transformer(Transformer2DModel transformer, Tensor x, Tensor context, GradientCheckpoint? checkpoint) =>
+        checkpoint is null
+            ? transformer.Forward(x, context)
+            : checkpoint.Run(xs => transformer.Forward(xs[0], xs[1]), new[] { x, context }, transformer.ParametersWithAdapters());
 }
 
 /// <summary>
@@ -66,8 +67,8 @@ public abstract class UNetDownBlock : Module
     }
 
     /// <summary>Runs the stage, appending every intermediate state to <paramref name="skips"/> for the decoder.</summary>
-    /// <param name="checkpoint">Checkpoint each resnet and transformer (see <see cref="GradientCheckpoint"/>). Default false.</param>
-    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, bool checkpoint = false)
+    /// <param name="checkpoint">If set, checkpoints each resnet and transformer through it. Default null (none).</param>
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, GradientCheckpoint? checkpoint = null)
     {
         for (int i = 0; i < resnets.Count; i++)
         {
@@ -125,8 +126,8 @@ public abstract class UNetUpBlock : Module
     }
 
     /// <summary>Runs the stage, popping one skip per resnet from the end of <paramref name="skips"/>.</summary>
-    /// <param name="checkpoint">Checkpoint each resnet and transformer (see <see cref="GradientCheckpoint"/>). Default false.</param>
-    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, bool checkpoint = false)
+    /// <param name="checkpoint">If set, checkpoints each resnet and transformer through it. Default null (none).</param>
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, GradientCheckpoint? checkpoint = null)
     {
         for (int i = 0; i < resnets.Count; i++)
         {
@@ -175,8 +176,8 @@ public sealed class UNetMidBlock2DCrossAttn : Module
         RegisterComponents();
     }
 
-    /// <param name="checkpoint">Checkpoint each resnet and the transformer (see <see cref="GradientCheckpoint"/>). Default false.</param>
-    public Tensor Forward(Tensor x, Tensor temb, Tensor context, bool checkpoint = false)
+    /// <param name="checkpoint">If set, checkpoints each resnet and the transformer through it. Default null (none).</param>
+    public Tensor Forward(Tensor x, Tensor temb, Tensor context, GradientCheckpoint? checkpoint = null)
     {
         x = BlockCalls.Resnet(resnets[0], x, temb, checkpoint);
         x = BlockCalls.Transformer(attentions[0], x, context, checkpoint);

@@ -95,7 +95,7 @@ public sealed class UNet2DConditionModel : Module
         var tFeatures = TimestepFeatures.Embed(t, Config.BlockOutChannels[0], Config.FlipSinToCos, Config.FreqShift)
             .to_type(sample.dtype);
         var temb = time_embedding.call(tFeatures);
-        bool checkpoint = UseGradientCheckpointing && torch.is_grad_enabled();
+        var checkpoint = UseGradientCheckpointing && torch.is_grad_enabled() ? new Training.GradientCheckpoint() : null;
 
         // 2. pre-process
         if (Config.CenterInputSample)

@@ -19,9 +19,17 @@ namespace Imagic.Training;
 /// <para>The body must be deterministic (the same output when recomputed): no dropout with p &gt; 0 and
 /// no random draws. It must read every tensor that needs a gradient either from its arguments or from
 /// <c>parameters</c>: a tensor it merely closes over is treated as a constant and gets no gradient.</para>
+/// <para>Use one instance per forward pass (it is cheap). It exists to free memory on time: a gradient
+/// handed back to the autograd engine is copied by the engine only after the backward callback returns,
+/// so the callback cannot free its own managed handles; the next callback of the same instance frees
+/// them instead. Kept until the end of the training step, they would hold a second copy of every
+/// weight gradient.</para>
 /// </remarks>
-public static class GradientCheckpoint
+public sealed class GradientCheckpoint
 {
+    /// <summary>Managed handles of the gradients the previous backward callback handed to the engine.</summary>
+    readonly List<Tensor> _handedBack = new();
+
     /// <summary>
     /// Computes <c>body(inputs)</c>, keeping only <paramref name="inputs"/> for backward.
     /// With gradients disabled, or when nothing needs a gradient, it simply calls <paramref name="body"/>.
@@ -30,13 +38,13 @@ public static class GradientCheckpoint
     /// <param name="inputs">The tensors the body computes from, e.g. (x, temb) of a resnet.</param>
     /// <param name="parameters">Every trainable tensor the body reads that is not an input, usually the
     /// block's parameters. Those not requiring a gradient are ignored.</param>
-    public static Tensor Run(Func<Tensor[], Tensor> body, Tensor[] inputs, IEnumerable<Tensor> parameters)
+    public Tensor Run(Func<Tensor[], Tensor> body, Tensor[] inputs, IEnumerable<Tensor> parameters)
     {
         var trainable = parameters.Where(p => p.requires_grad).ToArray();
         if (!torch.is_grad_enabled() || (trainable.Length == 0 && !inputs.Any(t => t.requires_grad)))
             return body(inputs);
         var args = new object[2 + inputs.Length + trainable.Length];
-        args[0] = body;
+        args[0] = new Call(this, body);
         args[1] = inputs.Length;
         inputs.CopyTo(args, 2);
         trainable.CopyTo(args, 2 + inputs.Length);
@@ -44,13 +52,22 @@ public static class GradientCheckpoint
     }
 
     /// <summary>Single-input form of <see cref="Run(Func{Tensor[], Tensor}, Tensor[], IEnumerable{Tensor})"/>.</summary>
-    public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, IEnumerable<Tensor> parameters) =>
+    public Tensor Run(Func<Tensor, Tensor> body, Tensor input, IEnumerable<Tensor> parameters) =>
         Run(xs => body(xs[0]), new[] { input }, parameters);
 
+    /// <summary>Frees the handles of gradients handed back earlier (the engine holds its own references by now).</summary>
+    void FreeHandedBack()
+    {
+        foreach (var t in _handedBack) t.Dispose();
+        _handedBack.Clear();
+    }
+
+    sealed record Call(GradientCheckpoint Owner, Func<Tensor[], Tensor> Body);
+
     /// <summary>
-    /// The autograd node. Arguments: the body, the number of inputs, the inputs, then the trainable
-    /// parameters. TorchSharp keeps one shared instance per function type, so all per-call state lives
-    /// in the autograd context.
+    /// The autograd node. Arguments: the <see cref="Call"/>, the number of inputs, the inputs, then the
+    /// trainable parameters. TorchSharp keeps one shared instance per function type, so all per-call
+    /// state lives in the autograd context.
     /// </summary>
     sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>
     {
@@ -58,11 +75,11 @@ public static class GradientCheckpoint
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
-            var body = (Func<Tensor[], Tensor>)vars[0];
+            var call = (Call)vars[0];
             int inputCount = (int)vars[1];
             var inputs = vars.Skip(2).Take(inputCount).Cast<Tensor>().ToArray();
             var parameters = vars.Skip(2 + inputCount).Cast<Tensor>().ToArray();
-            ctx.save_data("body", body);
+            ctx.save_data("call", call);
             ctx.save_data("inputs_require_grad", inputs.Select(t => t.requires_grad).ToArray());
             // Parameters outlive the step, so the managed references suffice; the inputs are intermediate
             // tensors whose managed handles the caller's dispose scope frees, so autograd must keep them.
@@ -72,16 +89,17 @@ public static class GradientCheckpoint
             // Autograd is off here (the function's own forward), so this records no graph; the scope frees
             // every intermediate now instead of at the end of the caller's forward pass.
             using var scope = torch.NewDisposeScope();
-            return body(inputs).MoveToOuterDisposeScope();
+            return call.Body(inputs).MoveToOuterDisposeScope();
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            var body = (Func<Tensor[], Tensor>)ctx.get_data("body");
+            var call = (Call)ctx.get_data("call");
             var requiresGrad = (bool[])ctx.get_data("inputs_require_grad");
             var parameters = (Tensor[])ctx.get_data("parameters");
+            call.Owner.FreeHandedBack();
 
-            var grads = new List<Tensor> { null!, null! }; // the body and the input count get no gradient
+            var grads = new List<Tensor> { null!, null! }; // the call and the input count get no gradient
             using (var scope = torch.NewDisposeScope())
             using (torch.enable_grad())
             {
@@ -90,19 +108,28 @@ public static class GradientCheckpoint
                 var inputs = ctx.get_saved_variables()
                     .Select((t, i) => t.detach().requires_grad_(requiresGrad[i]))
                     .ToArray();
-                var output = body(inputs);
+                var output = call.Body(inputs);
                 var wrt = inputs.Where(t => t.requires_grad).Concat(parameters).ToArray();
                 var computed = autograd.grad(new[] { output }, wrt, new[] { gradOutput }, allow_unused: true);
                 int next = 0;
                 foreach (var input in inputs)
-                    grads.Add(input.requires_grad ? Keep(computed[next++]) : null!);
+                    grads.Add(input.requires_grad ? HandBack(call.Owner, computed[next++]) : null!);
                 foreach (var _ in parameters)
-                    grads.Add(Keep(computed[next++]));
+                    grads.Add(HandBack(call.Owner, computed[next++]));
             }
+            // The engine keeps its own reference to the incoming gradient; this handle would otherwise live to the step's end.
+            gradOutput.Dispose();
             return grads;
         }
 
-        /// <summary>Moves a gradient out of the backward scope, or null when the body did not use that tensor.</summary>
-        static Tensor Keep(Tensor grad) => grad.IsInvalid ? null! : grad.MoveToOuterDisposeScope();
+        /// <summary>A gradient for the engine, or null when the body did not use that tensor.</summary>
+        static Tensor HandBack(GradientCheckpoint owner, Tensor grad)
+        {
+            if (grad.IsInvalid) return null!;
+            // Out of the backward scope, which ends before the engine takes the tensor; the owner frees it at
+            // its next callback, and the caller's scope at the latest.
+            owner._handedBack.Add(grad.MoveToOuterDisposeScope());
+            return grad;
+        }
     }
 }

@@ -29,7 +29,7 @@ public class GradientCheckpointTests
         // Something after and before the block, so gradients must flow through its boundary both ways.
         var h = x * 1.5;
         var y = checkpoint
-            ? GradientCheckpoint.Run(xs => resnet.Forward(xs[0], xs[1]), new[] { h, temb }, resnet.parameters())
+            ? new GradientCheckpoint().Run(xs => resnet.Forward(xs[0], xs[1]), new[] { h, temb }, resnet.parameters())
             : resnet.Forward(h, temb);
         return (y * y).mean();
     }
@@ -116,7 +116,7 @@ public class GradientCheckpointTests
         var (x, temb) = Inputs();
         using var _ = torch.no_grad();
         var plain = resnet.Forward(x, temb);
-        var checkpointed = GradientCheckpoint.Run(xs => resnet.Forward(xs[0], xs[1]), new[] { x, temb }, resnet.parameters());
+        var checkpointed = new GradientCheckpoint().Run(xs => resnet.Forward(xs[0], xs[1]), new[] { x, temb }, resnet.parameters());
         Assert.True(Tensors.Identical(plain, checkpointed));
         Assert.False(checkpointed.requires_grad);
     }
