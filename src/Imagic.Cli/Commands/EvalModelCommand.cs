@@ -10,6 +10,12 @@ namespace Imagic.Cli.Commands;
 /// <summary><c>imagic eval-model</c>: attribute accuracy of a shapes-world model, judged by the world's detector.</summary>
 internal static class EvalModelCommand
 {
+    static readonly (string Name, Func<AttributeAccuracy, double> Pick)[] Rows =
+    {
+        ("colour", a => a.Color), ("shape", a => a.Shape), ("size", a => a.Size), ("position", a => a.Position),
+        ("pose", a => a.Pose), ("background", a => a.Background), ("all of them", a => a.AllPrimary),
+    };
+
     public static Command Create()
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model folder. Default: the bundled shapes model." };
@@ -32,16 +38,24 @@ internal static class EvalModelCommand
             var options = new ModelEvaluator.Options(result.GetValue(samples), result.GetValue(guidance), result.GetValue(steps), result.GetValue(seed));
             var (accuracy, images) = ConsoleProgress.Run("eval-model", progress => ModelEvaluator.Evaluate(pipe, options, progress, ctrlC.Token));
 
-            var table = new Table().AddColumn("attribute").AddColumn(new TableColumn("accuracy").RightAligned());
-            foreach (var (name, value) in new[] { ("colour", accuracy.Color), ("shape", accuracy.Shape), ("size", accuracy.Size),
-                         ("position", accuracy.Position), ("pose", accuracy.Pose), ("background", accuracy.Background), ("all of them", accuracy.AllPrimary) })
-                table.AddRow(name, $"{value:P1}");
+            // The VAE's round trip of the same scenes bounds what generation can reach.
+            var ceiling = pipe.Vae is null ? null : ModelEvaluator.EvaluateReconstruction(pipe, options);
+            var table = new Table().AddColumn("attribute").AddColumn(new TableColumn("generated").RightAligned());
+            if (ceiling is not null) table.AddColumn(new TableColumn("VAE round trip (ceiling)").RightAligned());
+            foreach (var (name, pick) in Rows)
+            {
+                var cells = new List<string> { name, $"{pick(accuracy):P1}" };
+                if (ceiling is not null) cells.Add($"{pick(ceiling):P1}");
+                table.AddRow(cells.ToArray());
+            }
             AnsiConsole.Write(table);
             Console.WriteLine($"{accuracy.Samples} samples, guidance {options.GuidanceScale}, {options.Steps} DDIM steps, seed {options.Seed}.");
             if (result.GetValue(output) is string outDir)
             {
                 Directory.CreateDirectory(outDir);
                 AtomicFile.WriteAllText(Path.Combine(outDir, "report.json"), accuracy.ToJson());
+                if (ceiling is not null)
+                    AtomicFile.WriteAllText(Path.Combine(outDir, "vae_round_trip.json"), ceiling.ToJson());
                 var rows = images.Take(64).Select(s => s.Image.ToImage()).Chunk(8).Select(r => (IReadOnlyList<RgbImage>)r).ToList();
                 ImageIO.SavePng(ImageGrid.Compose(rows, padding: 2, minCellSize: 64), Path.Combine(outDir, "samples.png"));
                 Console.WriteLine($"Wrote {Path.GetFullPath(outDir)}");

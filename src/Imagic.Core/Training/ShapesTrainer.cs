@@ -130,7 +130,7 @@ public sealed class ShapesTrainer
             var posterior = vae.Encode(images);
             var reconstruction = vae.Decode(posterior.Sample(generator));
             var kl = 0.5 * (posterior.Mean.pow(2) + posterior.LogVar.exp() - 1 - posterior.LogVar).mean();
-            var loss = torch.nn.functional.mse_loss(reconstruction, images) + 1e-4 * kl;
+            var loss = torch.nn.functional.mse_loss(reconstruction, images) + _options.VaeKlWeight * kl;
             adam.ZeroGrad();
             loss.backward();
             // Clipping and a decaying rate: without them a first run spiked from 0.01 to 0.27 at step 705.
