@@ -181,24 +181,22 @@ public sealed class StableDiffusionPipeline : IDisposable
     public int LatentChannels => UNet.Config.InChannels;
 
     /// <summary>Tokenizes and encodes one prompt → [1, 77, hidden]. Warns when the prompt was truncated.</summary>
-    public Tensor EncodePrompt(string prompt)
-    {
-        var tokens = Tokenizer.Encode(prompt);
-        if (tokens.Truncated)
-            Warn($"The prompt is longer than {Tokenizer.MaxLength - 2} tokens and was truncated: \"{Shorten(prompt)}\"");
-        using var _ = torch.no_grad();
-        using var ids = torch.tensor(tokens.Ids, dtype: ScalarType.Int64).unsqueeze(0);
-        return TextEncoder.Forward(ids);
-    }
+    public Tensor EncodePrompt(string prompt) => EncodePrompts(new[] { prompt });
 
-    /// <summary>Encodes several prompts at once → [N, 77, hidden].</summary>
+    /// <summary>Tokenizes and encodes several prompts at once → [N, 77, hidden]. Warns for each truncated prompt.</summary>
     public Tensor EncodePrompts(IReadOnlyList<string> prompts)
     {
-        foreach (var p in prompts)
-            if (Tokenizer.Encode(p).Truncated)
-                Warn($"The prompt is longer than {Tokenizer.MaxLength - 2} tokens and was truncated: \"{Shorten(p)}\"");
+        int length = Tokenizer.MaxLength;
+        var rows = new long[prompts.Count * length];
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var tokens = Tokenizer.Encode(prompts[i]);
+            if (tokens.Truncated)
+                Warn($"The prompt is longer than {length - 2} tokens and was truncated: \"{Shorten(prompts[i])}\"");
+            tokens.Ids.CopyTo(rows, i * length);
+        }
         using var _ = torch.no_grad();
-        using var ids = Tokenizer.EncodeBatch(prompts);
+        using var ids = torch.tensor(rows, new long[] { prompts.Count, length }, ScalarType.Int64);
         return TextEncoder.Forward(ids);
     }
 

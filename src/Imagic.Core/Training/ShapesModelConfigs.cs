@@ -61,20 +61,25 @@ public static class ShapesModelConfigs
     };
 
     /// <summary>
-    /// DDPM's linear β schedule rather than SD's scaled-linear one: its last step leaves almost no
-    /// signal (ᾱ_T ≈ 4e-5 against 5e-3), so sampling from pure noise matches training.
+    /// The cosine schedule with v-prediction, sampled with trailing timesteps (DDIM starts at t = 999).
     /// </summary>
+    /// <remarks>
+    /// v0 used DDPM's linear β schedule with ε-prediction and did not learn its captions. On 16×16 latents
+    /// the linear schedule leaves SNR below 0.01 from t ≈ 650 on, and ε-prediction weighs the error in the
+    /// predicted image by the SNR, so the steps where colour, position and background are decided taught
+    /// almost nothing: at t = 900, v0's loss was 0.0012 with the right, a shuffled or no caption alike.
+    /// v-prediction weighs that error by SNR + 1 instead, and the cosine schedule spends fewer steps on
+    /// near-pure noise (Nichol &amp; Dhariwal, 2021; Salimans &amp; Ho, 2022).
+    /// </remarks>
     public static SchedulerConfig Scheduler() => new()
     {
         NumTrainTimesteps = 1000,
-        BetaStart = 0.0001,
-        BetaEnd = 0.02,
-        BetaSchedule = BetaSchedule.Linear,
-        PredictionType = PredictionType.Epsilon,
+        BetaSchedule = BetaSchedule.SquaredcosCapV2,
+        PredictionType = PredictionType.VPrediction,
         ClipSample = false,
         SetAlphaToOne = false,
-        StepsOffset = 1,
-        TimestepSpacing = TimestepSpacing.Leading,
+        StepsOffset = 0,
+        TimestepSpacing = TimestepSpacing.Trailing,
     };
 }
 

@@ -127,19 +127,11 @@ public static class SceneDetector
             {
                 int i = stack.Pop();
                 pixels.Add(i);
-                int x = i % n, y = i / n;
-                for (int dy = -1; dy <= 1; dy++)
-                    for (int dx = -1; dx <= 1; dx++)
+                foreach (int j in Neighbourhood(i, n))
+                    if (labels[j] == 0 && IsForeground(image, j, n, bg))
                     {
-                        int xx = x + dx, yy = y + dy;
-                        if (xx < 0 || yy < 0 || xx >= n || yy >= n)
-                            continue;
-                        int j = yy * n + xx;
-                        if (labels[j] == 0 && IsForeground(image, j, n, bg))
-                        {
-                            labels[j] = label;
-                            stack.Push(j);
-                        }
+                        labels[j] = label;
+                        stack.Push(j);
                     }
             }
             components.Add(pixels);
@@ -284,20 +276,19 @@ public static class SceneDetector
         int n = image.Size;
         var alpha = new float[n * n];
         foreach (int i in pixels)
-        {
-            int x = i % n, y = i / n;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++)
-                {
-                    int xx = x + dx, yy = y + dy;
-                    if (xx < 0 || yy < 0 || xx >= n || yy >= n)
-                        continue;
-                    int j = yy * n + xx;
-                    if (labels[j] == label || labels[j] == 0)
-                        alpha[j] = Unmix(image[xx, yy], bg, color);
-                }
-        }
+            foreach (int j in Neighbourhood(i, n))
+                if (labels[j] == label || labels[j] == 0)
+                    alpha[j] = Unmix(image[j % n, j / n], bg, color);
         return alpha;
+    }
+
+    /// <summary>Pixel <paramref name="i"/> of an n×n image and its 8-connected neighbours inside the image.</summary>
+    static IEnumerable<int> Neighbourhood(int i, int n)
+    {
+        int x = i % n, y = i / n;
+        for (int yy = Math.Max(0, y - 1); yy <= Math.Min(n - 1, y + 1); yy++)
+            for (int xx = Math.Max(0, x - 1); xx <= Math.Min(n - 1, x + 1); xx++)
+                yield return yy * n + xx;
     }
 
     // Offset of each shape's area centroid from its bounding-box centre, in units of the half-extents.
