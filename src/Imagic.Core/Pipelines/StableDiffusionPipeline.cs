@@ -186,17 +186,12 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>Tokenizes and encodes several prompts at once → [N, 77, hidden]. Warns for each truncated prompt.</summary>
     public Tensor EncodePrompts(IReadOnlyList<string> prompts)
     {
-        int length = Tokenizer.MaxLength;
-        var rows = new long[prompts.Count * length];
+        var tokens = prompts.Select(Tokenizer.Encode).ToList();
         for (int i = 0; i < prompts.Count; i++)
-        {
-            var tokens = Tokenizer.Encode(prompts[i]);
-            if (tokens.Truncated)
-                Warn($"The prompt is longer than {length - 2} tokens and was truncated: \"{Shorten(prompts[i])}\"");
-            tokens.Ids.CopyTo(rows, i * length);
-        }
+            if (tokens[i].Truncated)
+                Warn($"The prompt is longer than {Tokenizer.MaxLength - 2} tokens and was truncated: \"{Shorten(prompts[i])}\"");
         using var _ = torch.no_grad();
-        using var ids = torch.tensor(rows, new long[] { prompts.Count, length }, ScalarType.Int64);
+        using var ids = Tokenizer.ToTensor(tokens);
         return TextEncoder.Forward(ids);
     }
 

@@ -162,11 +162,12 @@ public sealed class ClipTokenizer
     }
 
     /// <summary>Encodes each prompt with <see cref="Encode"/> into an int64 tensor [N, MaxLength] on <paramref name="device"/> (default CPU).</summary>
-    public Tensor EncodeBatch(IEnumerable<string> prompts, Device? device = null)
-    {
-        var rows = prompts.Select(p => Encode(p).Ids).ToArray();
-        return torch.tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, MaxLength], ScalarType.Int64, device);
-    }
+    public Tensor EncodeBatch(IEnumerable<string> prompts, Device? device = null) =>
+        ToTensor(prompts.Select(Encode).ToList(), device);
+
+    /// <summary>The ids of already tokenized prompts as an int64 tensor [N, MaxLength] on <paramref name="device"/> (default CPU).</summary>
+    public Tensor ToTensor(IReadOnlyList<TokenizedPrompt> prompts, Device? device = null) =>
+        torch.tensor(prompts.SelectMany(p => p.Ids).ToArray(), [prompts.Count, MaxLength], ScalarType.Int64, device);
 
     /// <summary>Text of the given ids, special tokens included; word ends become spaces, as in HF's <c>decode</c>.</summary>
     public string Decode(IEnumerable<long> ids)
