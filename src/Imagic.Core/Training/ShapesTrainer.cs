@@ -89,7 +89,9 @@ public sealed class ShapesTrainer
         {
             var scene = sampler.Next();
             SceneRenderer.Render(scene, size).Chw.CopyTo(pixels, i * 3 * size * size);
-            captions.Add(rng.Chance(_options.CaptionDropout) ? "" : Captioner.Caption(scene, rng));
+            captions.Add(rng.Chance(_options.CaptionDropout) ? ""
+                : rng.Chance(_options.CanonicalCaptions) ? Captioner.Canonical(scene)
+                : Captioner.Caption(scene, rng));
         }
         var images = torch.tensor(pixels, new long[] { _options.BatchSize, 3, size, size }) * 2 - 1;
         return (images, captions);

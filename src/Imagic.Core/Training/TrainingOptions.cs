@@ -6,8 +6,8 @@ public sealed record TrainingOptions
     /// <summary>Phase 1: VAE steps. Default 2000.</summary>
     public int VaeSteps { get; init; } = 2000;
 
-    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 7000.</summary>
-    public int Steps { get; init; } = 7000;
+    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 10000.</summary>
+    public int Steps { get; init; } = 10000;
 
     /// <summary>Images per step. Default 32.</summary>
     public int BatchSize { get; init; } = 32;
@@ -37,6 +37,13 @@ public sealed record TrainingOptions
     /// <summary>Fraction of captions replaced by "" so classifier-free guidance works. Default 0.1.</summary>
     public double CaptionDropout { get; init; } = 0.1;
 
+    /// <summary>
+    /// Fraction of the kept captions that are the scene's canonical caption rather than a random one. Default 0.5.
+    /// The canonical wording is what edit prompts and <c>eval-model</c> use; seeing it often lets a small text
+    /// encoder tie each word to its attribute sooner, while the random captions still teach the synonyms.
+    /// </summary>
+    public double CanonicalCaptions { get; init; } = 0.5;
+
     /// <summary>Gradient norm clip of phase 2. Default 1.</summary>
     public double GradientClip { get; init; } = 1.0;
 
@@ -55,5 +62,6 @@ public sealed record TrainingOptions
         if (BatchSize < 1) throw new ImagicException($"--batch must be ≥ 1, got {BatchSize}.");
         if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
         if (CaptionDropout is < 0 or > 1) throw new ImagicException("Caption dropout must be in [0, 1].");
+        if (CanonicalCaptions is < 0 or > 1) throw new ImagicException("The canonical caption fraction must be in [0, 1].");
     }
 }
