@@ -56,6 +56,22 @@ public sealed record UNet2DConditionConfig
     [JsonPropertyName("addition_embed_type")] public string? AdditionEmbedType { get; init; }
     [JsonPropertyName("encoder_hid_dim")] public int? EncoderHidDim { get; init; }
 
+    /// <summary>
+    /// This project's one extension of the SD UNet, off (0) for every SD checkpoint and not written then:
+    /// with 2, the UNet appends an x and a y coordinate channel (−1…1) to its input before <c>conv_in</c>
+    /// (CoordConv, Liu et al., 2018), so <c>conv_in</c> takes <see cref="InChannels"/> + 2 channels.
+    /// </summary>
+    /// <remarks>
+    /// A UNet of convolutions and attention without positional embeddings can tell where it is only from
+    /// the zero padding at the borders. SD learns "on the left" weakly from billions of images; the bundled
+    /// shapes model, trained for two CPU-hours, did not learn it at all (its loss did not change when the
+    /// caption named the wrong grid cell), so it gets its coordinates as input. diffusers cannot load such
+    /// a UNet (it does not know the key); every command of this project can.
+    /// </remarks>
+    [JsonPropertyName("coordinate_channels")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int CoordinateChannels { get; init; }
+
     public static UNet2DConditionConfig FromFile(string path)
     {
         var config = ModelConfigJson.Read<UNet2DConditionConfig>(path);
@@ -92,6 +108,8 @@ public sealed record UNet2DConditionConfig
             if (t is not ("CrossAttnDownBlock2D" or "DownBlock2D")) Unsupported("down_block_types", t);
         foreach (var t in UpBlockTypes)
             if (t is not ("CrossAttnUpBlock2D" or "UpBlock2D")) Unsupported("up_block_types", t);
+        if (CoordinateChannels is not (0 or 2))
+            throw new ImagicException($"{path}: coordinate_channels must be 0 or 2, got {CoordinateChannels}.");
         if (DownBlockTypes.Length != BlockOutChannels.Length || UpBlockTypes.Length != BlockOutChannels.Length)
             throw new ImagicException($"{path}: down_block_types, up_block_types and block_out_channels must have the same length.");
         Layers.CheckActivation(ActFn, path);

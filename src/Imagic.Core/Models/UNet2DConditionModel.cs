@@ -40,7 +40,7 @@ public sealed class UNet2DConditionModel : Module
         var s = new UNetBlockSettings(config.TimeEmbedDim, config.NormNumGroups, config.NormEps, config.ActFn,
             config.CrossAttentionDim, config.UseLinearProjection);
 
-        conv_in = Layers.Conv(config.InChannels, ch[0], config.ConvInKernel);
+        conv_in = Layers.Conv(config.InChannels + config.CoordinateChannels, ch[0], config.ConvInKernel);
         time_embedding = new TimestepEmbedding(ch[0], config.TimeEmbedDim, config.ActFn);
 
         var down = new List<UNetDownBlock>();
@@ -100,6 +100,8 @@ public sealed class UNet2DConditionModel : Module
         // 2. pre-process
         if (Config.CenterInputSample)
             sample = 2 * sample - 1.0;
+        if (Config.CoordinateChannels > 0)
+            sample = torch.cat(new[] { sample, CoordinateGrid(sample) }, 1);
         var x = conv_in.call(sample);
 
         // 3. down, keeping every intermediate state as a skip connection
@@ -118,5 +120,14 @@ public sealed class UNet2DConditionModel : Module
         // 6. post-process
         x = conv_out.call(Layers.Activate(Config.ActFn, conv_norm_out.call(x)));
         return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[B, 2, H, W]: x (left −1 … right 1) and y (top −1 … bottom 1) of each cell of <paramref name="sample"/>.</summary>
+    static Tensor CoordinateGrid(Tensor sample)
+    {
+        long height = sample.shape[2], width = sample.shape[3];
+        var xs = torch.linspace(-1, 1, width, dtype: sample.dtype).view(1, 1, 1, width).expand(1, 1, height, width);
+        var ys = torch.linspace(-1, 1, height, dtype: sample.dtype).view(1, 1, height, 1).expand(1, 1, height, width);
+        return torch.cat(new[] { xs, ys }, 1).expand(sample.shape[0], 2, height, width);
     }
 }

@@ -58,6 +58,8 @@ public static class ShapesModelConfigs
         CrossAttentionDim = 64,
         AttentionHeadDim = 4,
         NormNumGroups = 32,
+        // v1 ignored position words entirely; see UNet2DConditionConfig.CoordinateChannels.
+        CoordinateChannels = 2,
     };
 
     /// <summary>
