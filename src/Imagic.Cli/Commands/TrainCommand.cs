@@ -21,6 +21,12 @@ internal static class TrainCommand
         var steps = new Option<int>("--steps") { Description = "Phase 2 (UNet + text encoder) steps.", DefaultValueFactory = _ => defaults.Steps };
         var batch = new Option<int>("--batch") { Description = "Images per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double>("--lr") { Description = "Phase 2 peak learning rate.", DefaultValueFactory = _ => defaults.LearningRate };
+        var highNoiseShare = new Option<double>("--high-noise-share")
+        {
+            Description = "Share of each phase 2 batch trained at the noisiest timesteps (from --high-noise-start), where the model learns where objects go.",
+            DefaultValueFactory = _ => defaults.HighNoiseShare,
+        };
+        var highNoiseStart = new Option<int>("--high-noise-start") { Description = "First timestep of that range (of 1000).", DefaultValueFactory = _ => defaults.HighNoiseStart };
         var seed = new Option<long>("--seed") { Description = "Seed of the data and every random draw.", DefaultValueFactory = _ => 0 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => defaults.CheckpointEvery };
         var threads = new Option<int>("--threads") { Description = "CPU threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -32,7 +38,7 @@ internal static class TrainCommand
             "command to resume from the last checkpoint.\n" +
             "Example: imagic train --tokenizer ../shared/reference/tiny-sd1/tokenizer --work /tmp/shapes-train --out models/shapes --fp16")
         {
-            output, work, tokenizer, vaeSteps, steps, batch, lr, seed, checkpointEvery, threads, fp16,
+            output, work, tokenizer, vaeSteps, steps, batch, lr, highNoiseShare, highNoiseStart, seed, checkpointEvery, threads, fp16,
         };
         command.SetAction(result =>
         {
@@ -44,6 +50,8 @@ internal static class TrainCommand
                 Steps = result.GetValue(steps),
                 BatchSize = result.GetValue(batch),
                 LearningRate = result.GetValue(lr),
+                HighNoiseShare = result.GetValue(highNoiseShare),
+                HighNoiseStart = result.GetValue(highNoiseStart),
                 Seed = result.GetValue(seed),
                 CheckpointEvery = result.GetValue(checkpointEvery),
             };

@@ -179,6 +179,7 @@ public sealed class ShapesTrainer
         foreach (var p in vae.parameters()) p.requires_grad = false;
         vae.eval();
 
+        var timesteps = new TimestepSampling(_options.HighNoiseShare, _options.HighNoiseStart);
         var trainable = Named(unet, "unet.").Concat(Named(text, "text_encoder.")).ToList();
         var ema = trainable.Select(p => (p.Name, Value: p.Param.detach().clone().DetachFromDisposeScope())).ToList();
         using var adam = new Adam(trainable, _options.LearningRate, weightDecay: _options.WeightDecay);
@@ -220,7 +221,7 @@ public sealed class ShapesTrainer
                 latents = vae.Encode(images).Sample(generator) * vae.Config.ScalingFactor;
             var ids = tokenizer.EncodeBatch(captions);
             var context = text.Forward(ids);
-            var loss = DenoisingLoss.Compute(unet, ddpm, latents, context, generator);
+            var loss = DenoisingLoss.Compute(unet, ddpm, latents, context, generator, timesteps);
             adam.ZeroGrad();
             loss.backward();
             ClipGradients(trainable, _options.GradientClip);

@@ -6,8 +6,8 @@ public sealed record TrainingOptions
     /// <summary>Phase 1: VAE steps. Default 2000.</summary>
     public int VaeSteps { get; init; } = 2000;
 
-    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 10000.</summary>
-    public int Steps { get; init; } = 10000;
+    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 7000.</summary>
+    public int Steps { get; init; } = 7000;
 
     /// <summary>Images per step. Default 32.</summary>
     public int BatchSize { get; init; } = 32;
@@ -44,6 +44,15 @@ public sealed record TrainingOptions
     /// </summary>
     public double CanonicalCaptions { get; init; } = 0.5;
 
+    /// <summary>
+    /// Share of each phase-2 batch whose timestep is drawn from [<see cref="HighNoiseStart"/>, 1000) rather than
+    /// uniformly: the steps where the model decides where an object goes. Default 0.3 (see <see cref="TimestepSampling"/>).
+    /// </summary>
+    public double HighNoiseShare { get; init; } = 0.3;
+
+    /// <summary>First timestep of the high-noise range. Default 850.</summary>
+    public int HighNoiseStart { get; init; } = 850;
+
     /// <summary>Gradient norm clip of phase 2. Default 1.</summary>
     public double GradientClip { get; init; } = 1.0;
 
@@ -62,6 +71,8 @@ public sealed record TrainingOptions
         if (BatchSize < 1) throw new ImagicException($"--batch must be ≥ 1, got {BatchSize}.");
         if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
         if (CaptionDropout is < 0 or > 1) throw new ImagicException("Caption dropout must be in [0, 1].");
+        if (HighNoiseShare is < 0 or > 1) throw new ImagicException("The high-noise share must be in [0, 1].");
+        if (HighNoiseStart is < 0 or >= 1000) throw new ImagicException("The high-noise start must be a timestep in [0, 1000).");
         if (CanonicalCaptions is < 0 or > 1) throw new ImagicException("The canonical caption fraction must be in [0, 1].");
     }
 }
