@@ -7,13 +7,14 @@ namespace Imagic.Training;
 /// <summary>
 /// Re-initialises a freshly built model from its own generator, with PyTorch's default schemes:
 /// uniform(±1/√fan_in) for convolution and linear weights and biases (kaiming-uniform with a = √5),
-/// ones and zeros for normalisation layers, N(0, 0.02) for embeddings as transformers does for CLIP.
+/// ones and zeros for normalisation layers, N(0, <c>embeddingStd</c>) for embeddings (transformers uses
+/// 0.02 for CLIP).
 /// Module constructors draw from libtorch's global generator, which other threads may be using; this
 /// makes a training run's initial weights a function of its seed alone.
 /// </summary>
 public static class DeterministicInit
 {
-    public static void Apply(nn.Module model, long seed)
+    public static void Apply(nn.Module model, long seed, double embeddingStd = 0.02)
     {
         using var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 7), torch.CPU);
         using var _ = torch.no_grad();
@@ -36,7 +37,7 @@ public static class DeterministicInit
                     norm.bias?.zero_();
                     break;
                 case Embedding embedding:
-                    embedding.weight!.normal_(0, 0.02, generator);
+                    embedding.weight!.normal_(0, embeddingStd, generator);
                     break;
             }
         }

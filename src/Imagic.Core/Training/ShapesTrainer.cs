@@ -170,7 +170,7 @@ public sealed class ShapesTrainer
     {
         var text = new ClipTextModel(_architecture.TextEncoder);
         var unet = new UNet2DConditionModel(_architecture.UNet);
-        DeterministicInit.Apply(text, _options.Seed + 1);
+        DeterministicInit.Apply(text, _options.Seed + 1, _options.TextEmbeddingInitStd);
         DeterministicInit.Apply(unet, _options.Seed + 2);
         var scheduler = _architecture.Scheduler;
         var pipe = StableDiffusionPipeline.Create(_tokenizerDir, text, unet, vae, scheduler);
