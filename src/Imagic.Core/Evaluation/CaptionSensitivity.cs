@@ -1,4 +1,3 @@
-using Imagic.Imaging;
 using Imagic.Pipelines;
 using Imagic.Schedulers;
 using Imagic.World;
@@ -38,8 +37,7 @@ public static class CaptionSensitivity
     public static IReadOnlyList<CaptionSensitivityRow> Measure(StableDiffusionPipeline pipe, int scenes = 128, long seed = 0,
         IReadOnlyList<int>? timesteps = null, int batchSize = 32)
     {
-        if (pipe.DefaultResolution != 32)
-            throw new ImagicException($"Caption sensitivity needs a shapes-world model (32x32 images); {pipe.ModelDir} makes {pipe.DefaultResolution}x{pipe.DefaultResolution}.");
+        ModelEvaluator.RequireShapesModel(pipe, "Caption sensitivity");
         timesteps ??= DefaultTimesteps;
         var ddpm = new DdpmScheduler(pipe.SchedulerConfig);
         var rng = new WorldRandom(seed + 1);
@@ -59,8 +57,7 @@ public static class CaptionSensitivity
         {
             using var scope = torch.NewDisposeScope();
             var batch = all.Skip(start).Take(batchSize).ToList();
-            var pixels = torch.stack(batch.Select(s => ImageTensors.ToTensor(SceneRenderer.Render(s, 32).ToImage())).ToArray()).squeeze(1);
-            var x0 = pipe.EncodeImage(pixels);
+            var x0 = pipe.EncodeImage(ModelEvaluator.Render(batch));
             var contexts = captions.Select(kind => pipe.EncodePrompts(batch.Select((s, i) => kind[start + i] ?? "").ToList())).ToList();
             for (int ti = 0; ti < timesteps.Count; ti++)
             {

@@ -25,8 +25,7 @@ public static class ModelEvaluator
     public static (AttributeAccuracy Accuracy, IReadOnlyList<(Scene Scene, SceneImage Image)> Samples) Evaluate(
         StableDiffusionPipeline pipe, Options options, IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
     {
-        if (pipe.DefaultResolution != 32)
-            throw new ImagicException($"eval-model needs a shapes-world model (32x32 images); {pipe.ModelDir} makes {pipe.DefaultResolution}x{pipe.DefaultResolution}.");
+        RequireShapesModel(pipe, "eval-model");
         var sampler = new SceneSampler(options.Seed);
         var scenes = sampler.Next(options.Samples);
         var results = new List<(Scene, SceneImage)>();
@@ -63,13 +62,23 @@ public static class ModelEvaluator
         foreach (var batch in scenes.Chunk(options.BatchSize))
         {
             using var scope = torch.NewDisposeScope();
-            var images = torch.stack(batch.Select(s => ImageTensors.ToTensor(SceneRenderer.Render(s, 32).ToImage())).ToArray()).squeeze(1);
-            var decoded = pipe.DecodeLatents(pipe.EncodeImage(images));
+            var decoded = pipe.DecodeLatents(pipe.EncodeImage(Render(batch)));
             for (int i = 0; i < batch.Length; i++)
                 results.Add((batch[i], SceneImage.From(ImageTensors.ToImage(decoded[i]))));
         }
         return Score(results);
     }
+
+    /// <summary>Fails with a clear message unless <paramref name="pipe"/> makes the shapes world's 32×32 images.</summary>
+    internal static void RequireShapesModel(StableDiffusionPipeline pipe, string what)
+    {
+        if (pipe.DefaultResolution != 32)
+            throw new ImagicException($"{what} needs a shapes-world model (32x32 images); {pipe.ModelDir} makes {pipe.DefaultResolution}x{pipe.DefaultResolution}.");
+    }
+
+    /// <summary>The scenes rendered as a [B, 3, 32, 32] batch in [-1, 1], the pipeline's image convention.</summary>
+    internal static Tensor Render(IReadOnlyList<Scene> scenes) =>
+        torch.stack(scenes.Select(s => ImageTensors.ToTensor(SceneRenderer.Render(s, 32).ToImage())).ToArray()).squeeze(1);
 
     static AttributeAccuracy Score(IReadOnlyList<(Scene Scene, SceneImage Image)> results)
     {

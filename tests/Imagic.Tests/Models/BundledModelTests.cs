@@ -49,6 +49,18 @@ public class BundledModelTests
     }
 
     [Fact]
+    public void BundledModel_VaeRoundTripKeepsTheScenes()
+    {
+        // The ceiling eval-model reports: v1's VAE keeps 94 % of 200 scenes whole (model card).
+        using var pipe = StableDiffusionPipeline.Load(ModelDir);
+        var ceiling = ModelEvaluator.EvaluateReconstruction(pipe, new ModelEvaluator.Options(Samples: 16, Seed: 2, BatchSize: 16));
+
+        Assert.Equal(16, ceiling.Samples);
+        Assert.True(ceiling.Color >= 0.85 && ceiling.Position >= 0.85 && ceiling.Background >= 0.85,
+            $"colour {ceiling.Color:P0}, position {ceiling.Position:P0}, background {ceiling.Background:P0}");
+    }
+
+    [Fact]
     public void BundledModel_LossRisesWhenTheCaptionNamesAWrongColourOrBackground()
     {
         // v1 at t = 800 over 64 scenes: colour +59 %, background +152 %, empty caption +45 %; a model that

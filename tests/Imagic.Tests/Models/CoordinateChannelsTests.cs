@@ -7,18 +7,8 @@ namespace Imagic.Tests.Models;
 /// <summary>The project's one UNet extension: x and y coordinate channels appended before conv_in.</summary>
 public class CoordinateChannelsTests
 {
-    static UNet2DConditionConfig TinyUNet(int coordinateChannels) => new()
-    {
-        SampleSize = 8,
-        BlockOutChannels = new[] { 32, 64 },
-        DownBlockTypes = new[] { "CrossAttnDownBlock2D", "DownBlock2D" },
-        UpBlockTypes = new[] { "UpBlock2D", "CrossAttnUpBlock2D" },
-        LayersPerBlock = 1,
-        CrossAttentionDim = 32,
-        AttentionHeadDim = 4,
-        NormNumGroups = 8,
-        CoordinateChannels = coordinateChannels,
-    };
+    static UNet2DConditionConfig TinyUNet(int coordinateChannels) =>
+        Sd2ArchitectureTests.TinyUNet(linear: false, heads: 4) with { CoordinateChannels = coordinateChannels };
 
     [Fact]
     public void CoordinateChannels_WithZeroWeights_GiveThePlainUNet()

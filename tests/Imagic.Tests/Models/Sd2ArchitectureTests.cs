@@ -12,7 +12,7 @@ namespace Imagic.Tests.Models;
 /// </summary>
 public class Sd2ArchitectureTests
 {
-    static UNet2DConditionConfig TinyUNet(bool linear, IntOrList heads) => new()
+    internal static UNet2DConditionConfig TinyUNet(bool linear, IntOrList heads) => new()
     {
         SampleSize = 8,
         BlockOutChannels = new[] { 32, 64 },
