@@ -47,8 +47,9 @@ public sealed record TrainingOptions
     /// <summary>
     /// Share of each phase-2 batch whose timestep is drawn from [<see cref="HighNoiseStart"/>, 1000) rather than
     /// uniformly: the steps where the model decides where an object goes. Default 0 (uniform). At 0.3 (from t = 850)
-    /// the loss at t = 990 halved but colour was learned much later (13 % against 25 % after ~2300 steps), so it
-    /// stays an option (see <see cref="TimestepSampling"/>).
+    /// the loss at t = 990 halved but colour was learned later (13 % against 25 % after ~2300 steps; one run each,
+    /// and a later uniform run also learned colour late, so the evidence is weak); it stays an option until a
+    /// longer comparison (see <see cref="TimestepSampling"/>).
     /// </summary>
     public double HighNoiseShare { get; init; }
 
