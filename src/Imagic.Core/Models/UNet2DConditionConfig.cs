@@ -64,9 +64,12 @@ public sealed record UNet2DConditionConfig
     /// <remarks>
     /// A UNet of convolutions and attention without positional embeddings can tell where it is only from
     /// the zero padding at the borders. SD learns "on the left" weakly from billions of images; the bundled
-    /// shapes model, trained for two CPU-hours, did not learn it at all (its loss did not change when the
-    /// caption named the wrong grid cell), so it gets its coordinates as input. diffusers cannot load such
-    /// a UNet (it does not know the key); every command of this project can.
+    /// shapes model v1, trained for two CPU-hours, did not learn it at all (its loss did not change when the
+    /// caption named the wrong grid cell), so the shapes UNet gets its coordinates as input. Coordinates alone
+    /// did not fix that (the text encoder had also erased the position words, see
+    /// <c>TrainingOptions.TextEmbeddingInitStd</c>); with both, a run reached 90 % position accuracy. Whether
+    /// the coordinates are still needed then has not been tested. diffusers cannot load such a UNet (it does
+    /// not know the key); every command of this project can.
     /// </remarks>
     [JsonPropertyName("coordinate_channels")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
