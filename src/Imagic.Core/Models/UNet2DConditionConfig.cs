@@ -53,7 +53,13 @@ public sealed record UNet2DConditionConfig
     [JsonPropertyName("conv_out_kernel")] public int ConvOutKernel { get; init; } = 3;
     [JsonPropertyName("class_embed_type")] public string? ClassEmbedType { get; init; }
     [JsonPropertyName("num_class_embeds")] public int? NumClassEmbeds { get; init; }
+
+    /// <summary>
+    /// null (SD 1.x/2.x) or <c>"text"</c>: the text embeddings, attention-pooled, are added to the timestep
+    /// embedding (<see cref="TextTimeEmbedding"/>, Imagen's design). The SDXL kinds are not supported.
+    /// </summary>
     [JsonPropertyName("addition_embed_type")] public string? AdditionEmbedType { get; init; }
+    [JsonPropertyName("addition_embed_type_num_heads")] public int AdditionEmbedTypeNumHeads { get; init; } = 64;
     [JsonPropertyName("encoder_hid_dim")] public int? EncoderHidDim { get; init; }
 
     /// <summary>
@@ -97,7 +103,9 @@ public sealed record UNet2DConditionConfig
 
         if (ClassEmbedType is not null) Unsupported("class_embed_type", ClassEmbedType);
         if (NumClassEmbeds is not null) Unsupported("num_class_embeds", NumClassEmbeds);
-        if (AdditionEmbedType is not null) Unsupported("addition_embed_type", AdditionEmbedType);
+        if (AdditionEmbedType is not (null or "text")) Unsupported("addition_embed_type", AdditionEmbedType);
+        if (AdditionEmbedType == "text" && CrossAttentionDim % AdditionEmbedTypeNumHeads != 0)
+            throw new ImagicException($"{path}: cross_attention_dim {CrossAttentionDim} is not divisible by addition_embed_type_num_heads {AdditionEmbedTypeNumHeads}.");
         if (EncoderHidDim is not null) Unsupported("encoder_hid_dim", EncoderHidDim);
         if (TimeCondProjDim is not null) Unsupported("time_cond_proj_dim", TimeCondProjDim);
         if (TimestepPostAct is not null) Unsupported("timestep_post_act", TimestepPostAct);

@@ -15,6 +15,8 @@ public sealed class UNet2DConditionModel : Module
 {
     public readonly Conv2d conv_in;
     public readonly TimestepEmbedding time_embedding;
+    /// <summary>The pooled-text embedding when <c>addition_embed_type</c> is "text"; null for SD 1.x/2.x.</summary>
+    public readonly TextTimeEmbedding? add_embedding;
     public readonly ModuleList<UNetDownBlock> down_blocks;
     public readonly UNetMidBlock2DCrossAttn? mid_block;
     public readonly ModuleList<UNetUpBlock> up_blocks;
@@ -42,6 +44,8 @@ public sealed class UNet2DConditionModel : Module
 
         conv_in = Layers.Conv(config.InChannels + config.CoordinateChannels, ch[0], config.ConvInKernel);
         time_embedding = new TimestepEmbedding(ch[0], config.TimeEmbedDim, config.ActFn);
+        if (config.AdditionEmbedType == "text")
+            add_embedding = new TextTimeEmbedding(config.CrossAttentionDim, config.TimeEmbedDim, config.AdditionEmbedTypeNumHeads);
 
         var down = new List<UNetDownBlock>();
         int output = ch[0];
@@ -90,11 +94,13 @@ public sealed class UNet2DConditionModel : Module
         using var scope = torch.NewDisposeScope();
         long batch = sample.shape[0];
 
-        // 1. time: broadcast the timestep over the batch, sinusoidal features, MLP.
+        // 1. time: broadcast the timestep over the batch, sinusoidal features, MLP; plus the pooled text if configured.
         var t = timestep.dim() == 0 ? timestep.expand(batch) : timestep;
         var tFeatures = TimestepFeatures.Embed(t, Config.BlockOutChannels[0], Config.FlipSinToCos, Config.FreqShift)
             .to_type(sample.dtype);
         var temb = time_embedding.call(tFeatures);
+        if (add_embedding is not null)
+            temb = temb + add_embedding.call(context);
         var checkpoint = UseGradientCheckpointing && torch.is_grad_enabled() ? new Training.GradientCheckpoint() : null;
 
         // 2. pre-process

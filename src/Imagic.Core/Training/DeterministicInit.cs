@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Imagic.Models;
 using static TorchSharp.torch;
 
 namespace Imagic.Training;
@@ -35,6 +36,9 @@ public static class DeterministicInit
                 case LayerNorm norm:
                     norm.weight?.fill_(1);
                     norm.bias?.zero_();
+                    break;
+                case AttentionPooling pool:
+                    pool.positional_embedding.normal_(0, 1 / Math.Sqrt(pool.positional_embedding.shape[1]), generator);
                     break;
                 case Embedding embedding:
                     embedding.weight!.normal_(0, embeddingStd, generator);

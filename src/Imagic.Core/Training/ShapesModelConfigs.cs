@@ -60,6 +60,10 @@ public static class ShapesModelConfigs
         NormNumGroups = 32,
         // v1 ignored position words entirely; see UNet2DConditionConfig.CoordinateChannels.
         CoordinateChannels = 2,
+        // The pooled caption reaches every resnet through the time embedding, as in Imagen: the v2 run
+        // used colour only through cross-attention at 8×8 and 4×4 and had not learned it after 4250 steps.
+        AdditionEmbedType = "text",
+        AdditionEmbedTypeNumHeads = 4,
     };
 
     /// <summary>
