@@ -49,6 +49,8 @@ public sealed record TimestepSampling(double HighNoiseShare = 0, int HighNoiseSt
     {
         var uniform = torch.randint(0, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, generator: generator);
         if (HighNoiseShare <= 0) return uniform;
+        if (HighNoiseStart < 0 || HighNoiseStart >= numTrainTimesteps)
+            throw new ImagicException($"The high-noise range must start inside the scheduler's 0…{numTrainTimesteps - 1} timesteps, got {HighNoiseStart}.");
         var high = torch.randint(HighNoiseStart, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, generator: generator);
         var pick = torch.rand(new long[] { batch }, generator: generator) < HighNoiseShare;
         return torch.where(pick, high, uniform);

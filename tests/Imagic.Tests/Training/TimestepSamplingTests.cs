@@ -33,4 +33,13 @@ public class TimestepSamplingTests
         Assert.Equal(Draw(sampling, 7, 64), Draw(sampling, 7, 64));
         Assert.NotEqual(Draw(sampling, 7, 64), Draw(sampling, 8, 64));
     }
+
+    [Fact]
+    public void HighNoiseStart_OutsideTheSchedulersTimesteps_IsAClearError()
+    {
+        using var g = new torch.Generator(1, torch.CPU);
+        var error = Assert.Throws<ImagicException>(() => new TimestepSampling(0.3, 1000).Draw(4, 1000, g));
+        Assert.Contains("0…999", error.Message);
+        Assert.Equal(4, new TimestepSampling(0, 1000).Draw(4, 1000, g).shape[0]); // unused when the share is 0
+    }
 }
