@@ -40,7 +40,7 @@ public class BundledModelTests
     [Fact]
     public void BundledModel_DrawsTheCaptionedBackground()
     {
-        // The attribute v1 has learned (100 % of 200 in its model card); a model that ignores its
+        // Background: 100 % of 200 for v1 and v2 (model card); a model that ignores its
         // captions, as v0 did, scores about 25 % here.
         using var pipe = StableDiffusionPipeline.Load(ModelDir);
         var (accuracy, _) = ModelEvaluator.Evaluate(pipe, new ModelEvaluator.Options(Samples: 16, Steps: 25, Seed: 5, BatchSize: 16));
@@ -64,7 +64,7 @@ public class BundledModelTests
     public void BundledModel_LossRisesWhenTheCaptionNamesAWrongColourOrBackground()
     {
         // v1 at t = 800 over 64 scenes: colour +59 %, background +152 %, empty caption +45 %; a model that
-        // ignored its captions would show about 0 %. (Position is about 0 %: see the model card.)
+        // ignored its captions would show about 0 %.
         using var pipe = StableDiffusionPipeline.Load(ModelDir);
         var rise = CaptionSensitivity.Measure(pipe, scenes: 32, seed: 3, timesteps: new[] { 800 }).Single().IncreasePercent;
 
