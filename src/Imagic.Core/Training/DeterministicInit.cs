@@ -9,7 +9,7 @@ namespace Imagic.Training;
 /// Re-initialises a freshly built model from its own generator, with PyTorch's default schemes:
 /// uniform(±1/√fan_in) for convolution and linear weights and biases (kaiming-uniform with a = √5),
 /// ones and zeros for normalisation layers, N(0, <c>embeddingStd</c>) for embeddings (transformers uses
-/// 0.02 for CLIP), and N(0, 1/dim) variance for an attention-pooling query offset, as diffusers draws it.
+/// 0.02 for CLIP), and N(0, 1/√dim) for an attention-pooling query offset, as diffusers draws it.
 /// Module constructors draw from libtorch's global generator, which other threads may be using; this
 /// makes a training run's initial weights a function of its seed alone.
 /// </summary>
