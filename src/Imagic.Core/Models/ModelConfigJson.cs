@@ -18,7 +18,8 @@ internal static class ModelConfigJson
     {
         WriteIndented = true,
         Converters = { new IntOrListConverter() },
-        // Computed helpers (HeadsPerBlock, DownsampleFactor) are not config keys.
+        // Computed helpers (DownsampleFactor) are not config keys. Getter-only arrays are still
+        // written, so those (HeadsPerBlock) carry [JsonIgnore] themselves.
         IgnoreReadOnlyProperties = true,
     };
 

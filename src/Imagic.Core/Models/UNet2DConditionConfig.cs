@@ -89,6 +89,8 @@ public sealed record UNet2DConditionConfig
     }
 
     /// <summary>Heads per down block, resolving diffusers' attention_head_dim naming.</summary>
+    /// <remarks>Not a config key. IgnoreReadOnlyProperties does not skip a getter-only array, so it is ignored here.</remarks>
+    [JsonIgnore]
     public int[] HeadsPerBlock => (NumAttentionHeads ?? AttentionHeadDim).PerBlock(DownBlockTypes.Length, "attention_head_dim");
 
     public int TimeEmbedDim => TimeEmbeddingDim ?? BlockOutChannels[0] * 4;

@@ -1,6 +1,7 @@
 using Imagic.Editing;
 using Imagic.Evaluation;
 using Imagic.Imaging;
+using Imagic.Models;
 using Imagic.Pipelines;
 using Imagic.World;
 using TorchSharp;
@@ -22,6 +23,27 @@ public class BundledModelTests
         var defaults = ImagicOptions.ForModel(ModelDir);
         Assert.True(defaults.EmbeddingSteps < new ImagicOptions().EmbeddingSteps, "the bundled model should ship faster defaults than the paper's");
         Assert.True(File.Exists(Path.Combine(ModelDir, "README.md")), "model card missing");
+    }
+
+    [Theory]
+    [InlineData("unet")]
+    [InlineData("vae")]
+    [InlineData("text_encoder")]
+    public void BundledModel_ConfigsHoldExactlyTheKeysTheWriterWrites(string component)
+    {
+        // A computed helper serialised by mistake (v2 shipped "HeadsPerBlock" in unet/config.json)
+        // is not a diffusers key; the committed files must equal what save_pretrained-style writing gives.
+        var path = Path.Combine(ModelDir, component, "config.json");
+        string written = component switch
+        {
+            "unet" => ModelConfigJson.Write(UNet2DConditionConfig.FromFile(path)),
+            "vae" => ModelConfigJson.Write(AutoencoderKLConfig.FromFile(path)),
+            _ => ModelConfigJson.Write(ClipTextConfig.FromFile(path)),
+        };
+        static string[] Keys(string json) => System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject()
+            .Select(kv => kv.Key).Where(k => k is not ("_class_name" or "architectures" or "model_type")).Order().ToArray();
+
+        Assert.Equal(Keys(written), Keys(File.ReadAllText(path)));
     }
 
     [Fact]
