@@ -56,6 +56,30 @@ public static class BenchReport
             .GroupBy(r => r.Method)
             .ToDictionary(g => g.Key, g => g.OrderByDescending(r => r.SuccessAndPreserved).ThenByDescending(r => r.Ssim).First().Value);
 
+    /// <summary>The two fidelity axes a trade-off curve is drawn on: the paper's (closeness to the input) and the ground truth's.</summary>
+    public static readonly (string Name, Func<SummaryRow, double> Fidelity)[] FidelityAxes =
+    {
+        ("SSIM to the input", r => 1 - r.InputDistance),
+        ("SSIM to the ground truth", r => r.Ssim),
+    };
+
+    /// <summary>
+    /// Imagic's success-versus-fidelity frontier against every other method's, over all categories, on
+    /// each fidelity axis: the numbers behind "does Imagic's curve dominate SDEdit's, and by how much".
+    /// </summary>
+    public static IReadOnlyList<(string Baseline, string Axis, CurveComparison Comparison)> CompareWithImagic(IReadOnlyList<SummaryRow> summary)
+    {
+        var all = summary.Where(r => r.Category == AllCategories).ToArray();
+        CurvePoint[] Curve(string method, Func<SummaryRow, double> fidelity) =>
+            all.Where(r => r.Method == method).Select(r => new CurvePoint(fidelity(r), r.EditSuccess)).ToArray();
+        var comparisons = new List<(string, string, CurveComparison)>();
+        foreach (var baseline in all.Select(r => r.Method).Distinct().Where(m => m != EditMethod.ImagicName))
+            foreach (var (axis, fidelity) in FidelityAxes)
+                if (CurveComparison.Compare(Curve(EditMethod.ImagicName, fidelity), Curve(baseline, fidelity)) is { } c)
+                    comparisons.Add((baseline, axis, c));
+        return comparisons;
+    }
+
     /// <summary>The Markdown report: settings, an overall table per sweep point, and per-category tables.</summary>
     public static string Markdown(BenchResults bench)
     {
@@ -104,6 +128,24 @@ public static class BenchReport
             md.AppendLine($"| {method} | {Setting(any)} | {string.Join(" | ", cells)} |");
         }
         md.AppendLine();
+
+        var comparisons = CompareWithImagic(bench.Summary);
+        if (comparisons.Count > 0)
+        {
+            md.AppendLine("## Imagic's curve against each baseline's");
+            md.AppendLine();
+            md.AppendLine("Frontier F(x) = the best edit success among a method's settings whose fidelity is at least x. **gain** = Imagic's " +
+                "frontier minus the baseline's, in percentage points, averaged over the fidelity range both methods reach; **above / below** = " +
+                "share of that range where Imagic's frontier is higher / lower. Imagic **dominates** when it is nowhere below.");
+            md.AppendLine();
+            md.AppendLine("| baseline | fidelity axis | range | mean gain | max gain | max shortfall | above / below | dominates |");
+            md.AppendLine("|---|---|---|---:|---:|---:|---|---|");
+            foreach (var (baseline, axis, c) in comparisons)
+                md.AppendLine(string.Create(inv,
+                    $"| {baseline} | {axis} | {c.From:0.000}–{c.To:0.000} | {100 * c.MeanGain:+0.0;-0.0;0.0} | {100 * c.MaxGain:0.0} | " +
+                    $"{100 * c.MaxLoss:0.0} | {Pct(c.AboveShare)} / {Pct(c.BelowShare)} | {(c.Dominates ? "yes" : "no")} |"));
+            md.AppendLine();
+        }
 
         md.AppendLine("## Every setting, by category");
         foreach (var method in bench.Methods.Where(m => bench.Summary.Any(r => r.Method == m)))

@@ -32,6 +32,7 @@ public class QualityBenchmarkTests
         var markdown = File.ReadAllText(outputs.SummaryPath);
         Assert.Contains("| imagic | η=1.0 |", markdown);
         Assert.Contains("## Each method at its best setting", markdown);
+        Assert.Contains("| sdedit | SSIM to the input |", markdown);
         Assert.Contains($"| 000-color | Color → ", markdown);
         foreach (var png in new[] { outputs.ChartPath, outputs.InputChartPath, outputs.ExamplesPath })
             Assert.True(new FileInfo(png).Length > 1000, png);
