@@ -55,6 +55,9 @@ internal static class EvalModelCommand
             }
             AnsiConsole.Write(table);
             Console.WriteLine($"{accuracy.Samples} samples, guidance {options.GuidanceScale}, {options.Steps} DDIM steps, seed {options.Seed}.");
+            Console.WriteLine("Most frequent mistakes (caption → drawn, count; all of them in report.json with --out):");
+            foreach (var (attribute, mistakes) in accuracy.Confusions.Where(kv => kv.Value.Count > 0))
+                Console.WriteLine($"  {attribute}: {string.Join(", ", mistakes.Take(4).Select(m => $"{m.Expected} → {m.Detected} {m.Count}"))}");
             IReadOnlyList<CaptionSensitivityRow>? rise = null;
             if (result.GetValue(sensitivity))
             {

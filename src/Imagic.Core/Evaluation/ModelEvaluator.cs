@@ -11,8 +11,18 @@ namespace Imagic.Evaluation;
 public sealed record AttributeAccuracy(int Samples, double Color, double Shape, double Size, double Position, double Pose,
     double Background, double AllPrimary)
 {
+    /// <summary>
+    /// The wrong readings of each attribute (colour, shape, size, position, pose, background), most
+    /// frequent first: what a model draws instead of what its caption says. "none" = no object found.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<Confusion>> Confusions { get; init; } =
+        new Dictionary<string, IReadOnlyList<Confusion>>();
+
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
 }
+
+/// <summary>One kind of mistake: the caption said <paramref name="Expected"/>, the detector read <paramref name="Detected"/>.</summary>
+public sealed record Confusion(string Expected, string Detected, int Count);
 
 /// <summary>
 /// <c>imagic eval-model</c>: draws random scenes, generates an image from each scene's canonical caption,
@@ -82,10 +92,36 @@ public static class ModelEvaluator
 
     static AttributeAccuracy Score(IReadOnlyList<(Scene Scene, SceneImage Image)> results)
     {
-        var matches = results.Select(r => DetectionMatch.Compare(r.Scene, SceneDetector.Detect(r.Image))).ToList();
+        var read = results.Select(r => (r.Scene, Detection: SceneDetector.Detect(r.Image))).ToList();
+        var matches = read.Select(r => DetectionMatch.Compare(r.Scene, r.Detection)).ToList();
         double Rate(Func<DetectionMatch, bool> f) => matches.Count(f) / (double)matches.Count;
         return new AttributeAccuracy(matches.Count,
             Rate(m => m.Primary.Color), Rate(m => m.Primary.Shape), Rate(m => m.Primary.Size),
-            Rate(m => m.Primary.Position), Rate(m => m.Primary.Pose), Rate(m => m.Background), Rate(m => m.Primary.All && m.Background));
+            Rate(m => m.Primary.Position), Rate(m => m.Primary.Pose), Rate(m => m.Background), Rate(m => m.Primary.All && m.Background))
+        {
+            Confusions = Confusions(read.Zip(matches, (r, m) => (r.Scene, r.Detection, m)).ToList()),
+        };
     }
+
+    static Dictionary<string, IReadOnlyList<Confusion>> Confusions(IReadOnlyList<(Scene Scene, Detection Detection, DetectionMatch Match)> read)
+    {
+        // (expected, detected) pairs of the primary object per attribute; "none" when no object was assigned.
+        var attributes = new (string Name, Func<SceneObject, string> Value)[]
+        {
+            ("colour", o => o.Color.ToString()), ("shape", o => o.Shape.ToString()), ("size", o => o.Size.ToString()),
+            ("position", o => o.Position.ToString()), ("pose", o => o.Pose.ToString()),
+        };
+        var confusions = new Dictionary<string, IReadOnlyList<Confusion>>();
+        foreach (var (name, value) in attributes)
+            confusions[name] = Tally(read.Select(r => (value(r.Scene.Primary), r.Match.Primary.Detected is { } d ? value(d.ToSceneObject()) : "none")));
+        confusions["background"] = Tally(read.Select(r => (r.Scene.Background.ToString(), r.Detection.Background.ToString())));
+        return confusions;
+    }
+
+    static IReadOnlyList<Confusion> Tally(IEnumerable<(string Expected, string Detected)> pairs) =>
+        pairs.Where(p => p.Expected != p.Detected)
+            .GroupBy(p => p)
+            .Select(g => new Confusion(g.Key.Expected, g.Key.Detected, g.Count()))
+            .OrderByDescending(c => c.Count).ThenBy(c => c.Expected, StringComparer.Ordinal).ThenBy(c => c.Detected, StringComparer.Ordinal)
+            .ToList();
 }

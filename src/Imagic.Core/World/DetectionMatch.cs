@@ -19,7 +19,10 @@ public sealed record ObjectMatch(bool Found, bool Color, bool Shape, bool Size, 
         expected.Shape == detected.Shape,
         expected.Size == detected.Size,
         expected.Position == detected.Position,
-        expected.Pose == detected.Pose);
+        expected.Pose == detected.Pose) { Detected = detected };
+
+    /// <summary>The detected object assigned to the expected one; null when none was. It says what a wrong attribute came out as.</summary>
+    public DetectedObject? Detected { get; init; }
 
     /// <summary>Whether the object was found with every attribute right.</summary>
     public bool All => Found && Color && Shape && Size && Position && Pose;

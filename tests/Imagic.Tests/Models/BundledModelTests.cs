@@ -68,6 +68,13 @@ public class BundledModelTests
         var (accuracy, _) = ModelEvaluator.Evaluate(pipe, new ModelEvaluator.Options(Samples: 16, Steps: 25, Seed: 5, BatchSize: 16));
 
         Assert.True(accuracy.Background >= 0.85, $"background accuracy {accuracy.Background:P0}");
+        // Every wrong reading is tallied once in the confusions: they add up to the error count.
+        foreach (var (name, rate) in new[] { ("colour", accuracy.Color), ("shape", accuracy.Shape), ("size", accuracy.Size),
+            ("position", accuracy.Position), ("pose", accuracy.Pose), ("background", accuracy.Background) })
+        {
+            Assert.Equal((int)Math.Round((1 - rate) * accuracy.Samples), accuracy.Confusions[name].Sum(c => c.Count));
+            Assert.All(accuracy.Confusions[name], c => Assert.NotEqual(c.Expected, c.Detected));
+        }
     }
 
     [Fact]
