@@ -27,6 +27,10 @@ internal static class TrainCommand
             DefaultValueFactory = _ => defaults.HighNoiseShare,
         };
         var highNoiseStart = new Option<int>("--high-noise-start") { Description = "First timestep of that range (of 1000).", DefaultValueFactory = _ => defaults.HighNoiseStart };
+        var minSnrGamma = new Option<double?>("--min-snr-gamma")
+        {
+            Description = "Weight each timestep's loss by Min-SNR-γ (Hang et al. 2023; try 5). Default: unweighted, as the bundled model was trained.",
+        };
         var seed = new Option<long>("--seed") { Description = "Seed of the data and every random draw.", DefaultValueFactory = _ => 0 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => defaults.CheckpointEvery };
         var threads = new Option<int>("--threads") { Description = "CPU threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -38,7 +42,7 @@ internal static class TrainCommand
             "command to resume from the last checkpoint.\n" +
             "Example: imagic train --tokenizer ../shared/reference/tiny-sd1/tokenizer --work /tmp/shapes-train --out models/shapes --fp16")
         {
-            output, work, tokenizer, vaeSteps, steps, batch, lr, highNoiseShare, highNoiseStart, seed, checkpointEvery, threads, fp16,
+            output, work, tokenizer, vaeSteps, steps, batch, lr, highNoiseShare, highNoiseStart, minSnrGamma, seed, checkpointEvery, threads, fp16,
         };
         command.SetAction(result =>
         {
@@ -52,6 +56,7 @@ internal static class TrainCommand
                 LearningRate = result.GetValue(lr),
                 HighNoiseShare = result.GetValue(highNoiseShare),
                 HighNoiseStart = result.GetValue(highNoiseStart),
+                MinSnrGamma = result.GetValue(minSnrGamma),
                 Seed = result.GetValue(seed),
                 CheckpointEvery = result.GetValue(checkpointEvery),
             };

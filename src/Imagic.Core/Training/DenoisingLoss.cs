@@ -16,8 +16,9 @@ public static class DenoisingLoss
     /// <param name="x0">Clean latents (or pixels) [B, C, H, W].</param>
     /// <param name="context">Text embeddings [B, 77, D] (or [1, 77, D], broadcast over the batch).</param>
     /// <param name="timesteps">How t is drawn; default uniform over all training timesteps.</param>
+    /// <param name="minSnrGamma">If set, Min-SNR-γ weighting (see <see cref="MinSnrWeights"/>); default: the plain mean.</param>
     public static Tensor Compute(UNet2DConditionModel unet, DdpmScheduler ddpm, Tensor x0, Tensor context, Generator generator,
-        TimestepSampling? timesteps = null)
+        TimestepSampling? timesteps = null, double? minSnrGamma = null)
     {
         using var scope = torch.NewDisposeScope();
         long batch = x0.shape[0];
@@ -28,7 +29,31 @@ public static class DenoisingLoss
             context = context.expand(batch, context.shape[1], context.shape[2]);
         var prediction = unet.Forward(xt, t, context);
         var target = ddpm.Target(ddpm.Config.PredictionType, x0, noise, t);
-        return torch.nn.functional.mse_loss(prediction, target).MoveToOuterDisposeScope();
+        if (minSnrGamma is not double gamma)
+            return torch.nn.functional.mse_loss(prediction, target).MoveToOuterDisposeScope();
+        var perSample = (prediction - target).square().mean(new long[] { 1, 2, 3 });
+        return (perSample * MinSnrWeights(ddpm, t, gamma).to(perSample.dtype)).mean().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Min-SNR-γ loss weights (Hang et al., ICCV 2023): each timestep's loss is scaled so that it counts as if
+    /// its signal-to-noise ratio SNR(t) = ᾱ_t / (1 − ᾱ_t) were capped at γ: min(SNR, γ) / SNR for ε-prediction,
+    /// min(SNR, γ) / (SNR + 1) for v-prediction, min(SNR, γ) for x₀-prediction. The easy low-noise steps stop
+    /// dominating the gradient, which the paper found speeds convergence about threefold (γ = 5).
+    /// </summary>
+    public static Tensor MinSnrWeights(DdpmScheduler ddpm, Tensor timesteps, double gamma)
+    {
+        if (gamma <= 0) throw new ImagicException($"The Min-SNR γ must be > 0, got {gamma}.");
+        var alphaBar = ddpm.AlphasCumprod.to(ScalarType.Float64).index_select(0, timesteps);
+        var snr = alphaBar / (1 - alphaBar);
+        var capped = snr.clamp_max(gamma);
+        return ddpm.Config.PredictionType switch
+        {
+            // Written as min(γ / SNR, 1) so that a zero-terminal-SNR step (SNR = 0) gets weight 1, not 0 / 0.
+            PredictionType.Epsilon => (gamma / snr).clamp_max(1),
+            PredictionType.VPrediction => capped / (snr + 1),
+            _ => capped,
+        };
     }
 }
 

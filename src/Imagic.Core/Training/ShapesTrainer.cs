@@ -221,7 +221,7 @@ public sealed class ShapesTrainer
                 latents = vae.Encode(images).Sample(generator) * vae.Config.ScalingFactor;
             var ids = tokenizer.EncodeBatch(captions);
             var context = text.Forward(ids);
-            var loss = DenoisingLoss.Compute(unet, ddpm, latents, context, generator, timesteps);
+            var loss = DenoisingLoss.Compute(unet, ddpm, latents, context, generator, timesteps, _options.MinSnrGamma);
             adam.ZeroGrad();
             loss.backward();
             ClipGradients(trainable, _options.GradientClip);
