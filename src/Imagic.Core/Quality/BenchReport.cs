@@ -129,6 +129,28 @@ public static class BenchReport
         }
         md.AppendLine();
 
+        md.AppendLine("## Each method at its best setting, by number of objects in the input");
+        md.AppendLine();
+        md.AppendLine("A second object is one more thing an edit must leave alone. Cells: success / kept / both (cases).");
+        md.AppendLine();
+        md.AppendLine("| method | setting | one object | two objects |");
+        md.AppendLine("|---|---|---:|---:|");
+        var objectsOf = bench.Cases.ToDictionary(c => c.Id, c => c.Objects);
+        foreach (var (method, value) in best)
+        {
+            string Cell(int objects)
+            {
+                var scores = bench.Results.Where(r => r.Method == method && objectsOf.GetValueOrDefault(r.CaseId, 1) == objects)
+                    .SelectMany(r => r.Points.Where(p => p.Value == value).Select(p => p.Score)).ToArray();
+                double Rate(Func<EditScore, bool> f) => scores.Count(f) / (double)scores.Length;
+                return scores.Length == 0 ? "–"
+                    : $"{Pct(Rate(x => x.EditSuccess))} / {Pct(Rate(x => x.AllPreserved))} / {Pct(Rate(x => x.SuccessAndPreserved))} ({scores.Length})";
+            }
+            var any = bench.Summary.First(r => r.Method == method && r.Value == value);
+            md.AppendLine($"| {method} | {Setting(any)} | {Cell(1)} | {Cell(2)} |");
+        }
+        md.AppendLine();
+
         var comparisons = CompareWithImagic(bench.Summary);
         if (comparisons.Count > 0)
         {

@@ -24,8 +24,9 @@ public sealed record MethodCaseResult(string Method, string Parameter, string Ca
     string SettingsKey, double Seconds, IReadOnlyList<PointResult> Points);
 
 /// <summary>A case as the report lists it.</summary>
+/// <param name="Objects">Objects in the input scene (1 or 2): a second object is one more thing to keep.</param>
 public sealed record CaseInfo(string Id, EditCategory Category, long Seed, string SourceText, string TargetText,
-    IReadOnlyList<string> Edits, string Input, string GroundTruth);
+    IReadOnlyList<string> Edits, string Input, string GroundTruth, int Objects = 1);
 
 /// <summary>What <see cref="QualityBenchmark.Run"/> is asked to do.</summary>
 /// <param name="Methods">Method names in report order (see <see cref="EditMethod.AllNames"/>).</param>
@@ -133,7 +134,7 @@ public static class QualityBenchmark
         var groundTruth = editCase.GroundTruth(resolution).ToImage();
         var info = new CaseInfo(editCase.Id, editCase.Category, editCase.Seed, editCase.SourceText, editCase.TargetText,
             editCase.Edits.Select(e => e.ToString()).ToArray(), Relative(outDir, Path.Combine(caseDir, "input.png")),
-            Relative(outDir, Path.Combine(caseDir, "ground-truth.png")));
+            Relative(outDir, Path.Combine(caseDir, "ground-truth.png")), editCase.Source.Objects.Count);
         ImageIO.SavePng(input, Path.Combine(outDir, info.Input));
         ImageIO.SavePng(groundTruth, Path.Combine(outDir, info.GroundTruth));
         var inputScene = SceneImage.From(input);

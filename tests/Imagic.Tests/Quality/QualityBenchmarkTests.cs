@@ -33,6 +33,10 @@ public class QualityBenchmarkTests
         Assert.Contains("| imagic | η=1.0 |", markdown);
         Assert.Contains("## Each method at its best setting", markdown);
         Assert.Contains("| sdedit | SSIM to the input |", markdown);
+        // The one case lands in the column of its input's object count; the other column is empty.
+        int objects = EditSuite.Shapes(casesPerCategory: 1).Cases[0].Source.Objects.Count;
+        Assert.Equal(objects, results.Cases[0].Objects);
+        Assert.Matches(objects == 1 ? @"\| t2i \| [^|]+ \| [^|]+ \(1\) \| – \|" : @"\| t2i \| [^|]+ \| – \| [^|]+ \(1\) \|", markdown);
         Assert.Contains($"| 000-color | Color → ", markdown);
         foreach (var png in new[] { outputs.ChartPath, outputs.InputChartPath, outputs.ExamplesPath })
             Assert.True(new FileInfo(png).Length > 1000, png);
