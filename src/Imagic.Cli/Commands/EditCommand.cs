@@ -44,6 +44,11 @@ internal static class EditCommand
         };
         var steps = new Option<int?>("--steps") { Description = "Stage C DDIM steps (default 50)." };
         var guidance = new Option<double?>("--guidance") { Description = "Stage C classifier-free guidance scale (default 7.5)." };
+        var rescale = new Option<double?>("--guidance-rescale")
+        {
+            Description = "Stage C guidance rescale φ in [0, 1] (Lin et al. 2023): pulls the guided output's scale back toward the " +
+                "conditional one, against over-saturated colours at high guidance (default 0).",
+        };
         var eta = new Option<string?>("--eta")
         {
             Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
@@ -60,7 +65,7 @@ internal static class EditCommand
             "  imagic edit --resume runs/20261123-212000-a-dog-standing")
         {
             image, prompt, model, output, resume, fit, seed, embeddingSteps, embeddingLr, finetuneSteps, finetuneLr, finetune, loraRank,
-            loraAlpha, loraLr, gradientCheckpointing, steps, guidance, eta, seeds, checkpointEvery,
+            loraAlpha, loraLr, gradientCheckpointing, steps, guidance, rescale, eta, seeds, checkpointEvery,
         };
         command.SetAction(result =>
         {
@@ -101,6 +106,7 @@ internal static class EditCommand
                     GradientCheckpointing = result.GetValue(gradientCheckpointing) || options.GradientCheckpointing,
                     SamplingSteps = result.GetValue(steps) ?? options.SamplingSteps,
                     GuidanceScale = result.GetValue(guidance) ?? options.GuidanceScale,
+                    GuidanceRescale = result.GetValue(rescale) ?? options.GuidanceRescale,
                     EtaSweep = result.GetValue(eta) is string etaList ? ParseEtas(etaList) : options.EtaSweep,
                     CheckpointEvery = result.GetValue(checkpointEvery) ?? options.CheckpointEvery,
                 };

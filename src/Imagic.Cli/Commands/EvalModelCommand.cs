@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Imagic.Editing;
 using Imagic.Evaluation;
 using Imagic.Imaging;
 using Imagic.IO;
@@ -21,6 +22,11 @@ internal static class EvalModelCommand
         var model = new Option<string?>("--model", "-m") { Description = "Model folder. Default: the bundled shapes model." };
         var samples = new Option<int>("--samples", "-n") { Description = "Number of random captions (one image each).", DefaultValueFactory = _ => 200 };
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale.", DefaultValueFactory = _ => 5 };
+        var rescale = new Option<double?>("--guidance-rescale")
+        {
+            Description = "Guidance rescale φ in [0, 1] (Lin et al. 2023): pulls the guided output's scale back toward the conditional one, " +
+                "against over-saturated colours at high guidance. Default: the model's imagic_defaults.json, else 0.",
+        };
         var steps = new Option<int>("--steps") { Description = "DDIM steps per image.", DefaultValueFactory = _ => 25 };
         var seed = new Option<long>("--seed") { Description = "Seed of the scenes and the noise.", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--out", "-o") { Description = "Folder for report.json and a grid of the first 64 samples." };
@@ -33,14 +39,16 @@ internal static class EvalModelCommand
             "Measure how well a shapes-world model follows its captions: generate one image per random scene's caption and check colour, " +
             "shape, size, position, pose and background with the world's detector.\nExample: imagic eval-model --samples 200 --guidance 5")
         {
-            model, samples, guidance, steps, seed, output, sensitivity,
+            model, samples, guidance, rescale, steps, seed, output, sensitivity,
         };
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
-            using var pipe = StableDiffusionPipeline.Load(result.GetValue(model) ?? BundledModel.Resolve());
-            var options = new ModelEvaluator.Options(result.GetValue(samples), result.GetValue(guidance), result.GetValue(steps), result.GetValue(seed));
+            string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
+            using var pipe = StableDiffusionPipeline.Load(modelDir);
+            var options = new ModelEvaluator.Options(result.GetValue(samples), result.GetValue(guidance), result.GetValue(steps), result.GetValue(seed),
+                GuidanceRescale: result.GetValue(rescale) ?? ImagicOptions.ForModel(modelDir).GuidanceRescale);
             var (accuracy, images) = ConsoleProgress.Run("eval-model", progress => ModelEvaluator.Evaluate(pipe, options, progress, ctrlC.Token));
 
             // The VAE's round trip of the same scenes bounds what generation can reach.
@@ -54,7 +62,7 @@ internal static class EvalModelCommand
                 table.AddRow(cells.ToArray());
             }
             AnsiConsole.Write(table);
-            Console.WriteLine($"{accuracy.Samples} samples, guidance {options.GuidanceScale}, {options.Steps} DDIM steps, seed {options.Seed}.");
+            Console.WriteLine($"{accuracy.Samples} samples, guidance {options.GuidanceScale} (rescale {options.GuidanceRescale}), {options.Steps} DDIM steps, seed {options.Seed}.");
             Console.WriteLine("Most frequent mistakes (caption → drawn, count; all of them in report.json with --out):");
             foreach (var (attribute, mistakes) in accuracy.Confusions.Where(kv => kv.Value.Count > 0))
                 Console.WriteLine($"  {attribute}: {string.Join(", ", mistakes.Take(4).Select(m => $"{m.Expected} → {m.Detected} {m.Count}"))}");

@@ -28,6 +28,12 @@ internal static class GenerateCommand
             Description = "Classifier-free guidance scale: higher follows the prompt more closely; 1 disables guidance.",
             DefaultValueFactory = _ => 7.5,
         };
+        var rescale = new Option<double>("--guidance-rescale")
+        {
+            Description = "Guidance rescale φ in [0, 1] (Lin et al. 2023): pulls the guided output's scale back toward the conditional " +
+                "one, against over-saturated colours at high guidance; 0.7 is the paper's value. Default 0 (plain guidance).",
+            DefaultValueFactory = _ => 0,
+        };
         var seed = new Option<long>("--seed") { Description = "Random seed; the same seed gives the same image.", DefaultValueFactory = _ => 0 };
         var height = new Option<int?>("--height") { Description = "Image height in pixels, a multiple of 8 (of the VAE factor). Default: the model's resolution." };
         var width = new Option<int?>("--width") { Description = "Image width in pixels, a multiple of 8 (of the VAE factor). Default: the model's resolution." };
@@ -40,14 +46,14 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate an image from a text prompt (text-to-image), the way Stable Diffusion does.\n" +
             "Example: imagic generate --model models/shapes --prompt \"a large red circle in the center\" --out circle.png")
         {
-            model, prompt, negative, steps, guidance, seed, height, width, latents, output,
+            model, prompt, negative, steps, guidance, rescale, seed, height, width, latents, output,
         };
         command.SetAction(result =>
         {
             string outPath = result.GetValue(output)!;
             if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
                 throw new ImagicException($"--out must name a .png file, got '{outPath}'.");
-            var options = new SamplingOptions { Steps = result.GetValue(steps), GuidanceScale = result.GetValue(guidance) };
+            var options = new SamplingOptions { Steps = result.GetValue(steps), GuidanceScale = result.GetValue(guidance), GuidanceRescale = result.GetValue(rescale) };
             if (options.Steps < 1) throw new ImagicException("--steps must be at least 1.");
 
             torch.set_num_threads(Environment.ProcessorCount);

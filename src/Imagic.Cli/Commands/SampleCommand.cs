@@ -18,12 +18,13 @@ internal static class SampleCommand
         var seed = new Option<long?>("--seed") { Description = "First seed of the rows. Default: the run's seed." };
         var steps = new Option<int?>("--steps") { Description = "DDIM steps. Default: the run's." };
         var guidance = new Option<double?>("--guidance") { Description = "Guidance scale. Default: the run's." };
+        var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1]. Default: the run's." };
         var model = new Option<string?>("--model", "-m") { Description = "The run's model, if it has moved since the edit." };
         var command = new Command("sample",
             "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
             "into a new sweep-N folder inside the run.\nExample: imagic sample runs/my-edit --eta 0.6,0.7,0.8 --seeds 3")
         {
-            run, eta, seeds, seed, steps, guidance, model,
+            run, eta, seeds, seed, steps, guidance, rescale, model,
         };
         command.SetAction(result =>
         {
@@ -31,7 +32,7 @@ internal static class SampleCommand
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
             var etas = EditCommand.ParseEtas(result.GetValue(eta)!);
             var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,
-                result.GetValue(seeds), result.GetValue(seed), result.GetValue(steps), result.GetValue(guidance),
+                result.GetValue(seeds), result.GetValue(seed), result.GetValue(steps), result.GetValue(guidance), result.GetValue(rescale),
                 result.GetValue(model), progress, ctrlC.Token));
             Console.WriteLine($"Grid: {sweep.GridPath}");
             foreach (var path in sweep.ImagePaths)

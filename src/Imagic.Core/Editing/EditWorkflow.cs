@@ -122,7 +122,7 @@ public static class EditWorkflow
     /// <c>sweep-N</c> subfolder so earlier sweeps are never overwritten.
     /// </summary>
     public static SweepResult SampleFromRun(string dir, IReadOnlyList<double> etas, int seedCount, long? firstSeed = null,
-        int? steps = null, double? guidance = null, string? modelDir = null, IProgress<StepProgress>? progress = null,
+        int? steps = null, double? guidance = null, double? guidanceRescale = null, string? modelDir = null, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default)
     {
         var run = EditRun.Open(dir);
@@ -139,6 +139,7 @@ public static class EditWorkflow
         {
             SamplingSteps = steps ?? manifest.Options.SamplingSteps,
             GuidanceScale = guidance ?? manifest.Options.GuidanceScale,
+            GuidanceRescale = guidanceRescale ?? manifest.Options.GuidanceRescale,
         };
         var editor = new ImagicEditor(pipe, options);
         using var session = run.LoadSession(pipe.UNet);

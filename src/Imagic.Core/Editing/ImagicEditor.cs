@@ -203,8 +203,7 @@ public sealed class ImagicEditor
         var uncond = _uncond;
         using var generator = new Generator(SeedFor(sampleSeed, 3), torch.CPU);
         var noise = torch.randn(session.Latents.shape, generator: generator);
-        var options = new SamplingOptions { Steps = Options.SamplingSteps, GuidanceScale = Options.GuidanceScale };
-        return _pipe.Sample(e, uncond, noise, options, generator, progress, cancellation).MoveToOuterDisposeScope();
+        return _pipe.Sample(e, uncond, noise, Options.Sampling, generator, progress, cancellation).MoveToOuterDisposeScope();
     }
 
     /// <summary>Derives independent generator seeds for each use of the one user seed.</summary>

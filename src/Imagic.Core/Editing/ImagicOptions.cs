@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Imagic.Pipelines;
 using Imagic.Training;
 
 namespace Imagic.Editing;
@@ -55,6 +56,12 @@ public sealed record ImagicOptions
     /// <summary>Stage C: classifier-free guidance scale against the empty prompt. Default 7.5.</summary>
     [JsonPropertyName("guidance_scale")] public double GuidanceScale { get; init; } = 7.5;
 
+    /// <summary>
+    /// Stage C: guidance rescale φ in [0, 1] (Lin et al., 2023; diffusers' <c>guidance_rescale</c>), against the
+    /// over-saturation of high guidance scales. Default 0 (plain guidance).
+    /// </summary>
+    [JsonPropertyName("guidance_rescale")] public double GuidanceRescale { get; init; }
+
     /// <summary>Stage C: interpolation weight η in e = η·e_tgt + (1 − η)·e_opt. Default 0.7.</summary>
     [JsonPropertyName("eta")] public double Eta { get; init; } = 0.7;
 
@@ -77,8 +84,13 @@ public sealed record ImagicOptions
         if (LoraRank < 1) throw new ImagicException($"The LoRA rank must be ≥ 1, got {LoraRank}.");
         if (LoraAlpha is <= 0) throw new ImagicException($"LoRA alpha must be positive, got {LoraAlpha}.");
         if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
+        if (GuidanceRescale is < 0 or > 1) throw new ImagicException($"The guidance rescale must be in [0, 1], got {GuidanceRescale}.");
         if (EtaSweep.Length == 0) throw new ImagicException("The η sweep needs at least one value.");
     }
+
+    /// <summary>Stage C's sampling settings.</summary>
+    [JsonIgnore]
+    public SamplingOptions Sampling => new() { Steps = SamplingSteps, GuidanceScale = GuidanceScale, GuidanceRescale = GuidanceRescale };
 
     /// <summary>Stage B's method, LoRA shape and checkpointing, as the fine-tuning takes them.</summary>
     [JsonIgnore]

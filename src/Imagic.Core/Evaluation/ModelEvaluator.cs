@@ -30,7 +30,8 @@ public sealed record Confusion(string Expected, string Detected, int Count);
 /// </summary>
 public static class ModelEvaluator
 {
-    public sealed record Options(int Samples = 200, double GuidanceScale = 5, int Steps = 25, long Seed = 0, int BatchSize = 25);
+    public sealed record Options(int Samples = 200, double GuidanceScale = 5, int Steps = 25, long Seed = 0, int BatchSize = 25,
+        double GuidanceRescale = 0);
 
     public static (AttributeAccuracy Accuracy, IReadOnlyList<(Scene Scene, SceneImage Image)> Samples) Evaluate(
         StableDiffusionPipeline pipe, Options options, IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
@@ -40,7 +41,7 @@ public static class ModelEvaluator
         var scenes = sampler.Next(options.Samples);
         var results = new List<(Scene, SceneImage)>();
         var uncond = pipe.EncodePrompt("");
-        var sampling = new SamplingOptions { Steps = options.Steps, GuidanceScale = options.GuidanceScale };
+        var sampling = new SamplingOptions { Steps = options.Steps, GuidanceScale = options.GuidanceScale, GuidanceRescale = options.GuidanceRescale };
         using var generator = new Generator((ulong)options.Seed + 17, torch.CPU);
         for (int start = 0; start < scenes.Count; start += options.BatchSize)
         {

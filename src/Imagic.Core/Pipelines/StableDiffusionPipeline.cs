@@ -16,6 +16,12 @@ public sealed record SamplingOptions
     /// <summary>Classifier-free guidance scale; 1 disables guidance. Default 7.5.</summary>
     public double GuidanceScale { get; init; } = 7.5;
 
+    /// <summary>
+    /// Guidance rescale φ in [0, 1] (Lin et al., 2023): how far the guided output's scale is pulled back to the
+    /// conditional output's; see <see cref="ClassifierFreeGuidance.Combine"/>. Default 0 (plain guidance), as in diffusers.
+    /// </summary>
+    public double GuidanceRescale { get; init; }
+
     /// <summary>DDIM η: 0 is deterministic DDIM, 1 is DDPM-like. Default 0.</summary>
     public double Eta { get; init; }
 }
@@ -234,10 +240,12 @@ public sealed class StableDiffusionPipeline : IDisposable
     }
 
     /// <summary>
-    /// Classifier-free guided model output: ε_uncond + s·(ε_cond − ε_uncond), evaluated as one batch of
-    /// two like diffusers. With a scale of 1 only the conditional branch runs.
+    /// Classifier-free guided model output: ε_uncond + s·(ε_cond − ε_uncond), optionally rescaled
+    /// (<see cref="ClassifierFreeGuidance.Combine"/>), evaluated as one batch of two like diffusers. With a scale
+    /// of 1 only the conditional branch runs.
     /// </summary>
-    public Tensor GuidedModelOutput(Tensor latents, long timestep, Tensor cond, Tensor uncond, double guidanceScale)
+    public Tensor GuidedModelOutput(Tensor latents, long timestep, Tensor cond, Tensor uncond, double guidanceScale,
+        double guidanceRescale = 0)
     {
         using var scope = torch.NewDisposeScope();
         using var t = torch.tensor(timestep);
@@ -247,7 +255,7 @@ public sealed class StableDiffusionPipeline : IDisposable
             uncond = uncond.expand(cond.shape[0], uncond.shape[1], uncond.shape[2]);
         var output = UNet.Forward(torch.cat(new[] { latents, latents }), t, torch.cat(new[] { uncond, cond }));
         var parts = output.chunk(2);
-        return (parts[0] + guidanceScale * (parts[1] - parts[0])).MoveToOuterDisposeScope();
+        return ClassifierFreeGuidance.Combine(parts[0], parts[1], guidanceScale, guidanceRescale).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -261,6 +269,8 @@ public sealed class StableDiffusionPipeline : IDisposable
     {
         if (options.Steps < 1)
             throw new ImagicException($"The number of sampling steps must be at least 1, got {options.Steps}.");
+        if (options.GuidanceRescale is < 0 or > 1)
+            throw new ImagicException($"The guidance rescale must be in [0, 1], got {options.GuidanceRescale}.");
         using var _ = torch.no_grad();
         var scheduler = new DdimScheduler(SchedulerConfig);
         scheduler.SetTimesteps(options.Steps);
@@ -270,7 +280,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
-            var modelOutput = GuidedModelOutput(latents, timesteps[i], cond, uncond, options.GuidanceScale);
+            var modelOutput = GuidedModelOutput(latents, timesteps[i], cond, uncond, options.GuidanceScale, options.GuidanceRescale);
             var next = scheduler.Step(modelOutput, timesteps[i], latents, options.Eta, generator).PrevSample;
             latents.Dispose();
             latents = next.DetachFromDisposeScope();

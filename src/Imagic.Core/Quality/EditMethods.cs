@@ -174,7 +174,7 @@ public abstract class EditMethod : IDisposable
     }
 
     private protected SamplingOptions Sampling(double guidance) =>
-        new() { Steps = Settings.SamplingSteps, GuidanceScale = guidance };
+        new() { Steps = Settings.SamplingSteps, GuidanceScale = guidance, GuidanceRescale = Settings.Imagic.GuidanceRescale };
 
     /// <summary>Decodes a batch of latents into one 8-bit image per batch element.</summary>
     private protected IReadOnlyList<RgbImage> Decode(Tensor latents)
