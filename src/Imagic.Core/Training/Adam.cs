@@ -53,6 +53,17 @@ public sealed class Adam : IDisposable
         double bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
         double stepSize = LearningRate / bc1;
         using var _ = torch.no_grad();
+        // Explicit Scalars, disposed after the loop: an implicitly converted one is left to the finalizer, which
+        // can free it while libtorch still reads it (a training run died at step ~3500 with an INTERNAL ASSERT
+        // in pow(Scalar); TorchSharp PR #1434). Same values, so the same results.
+        using var decay = (1 - LearningRate * WeightDecay).ToScalar();
+        using var beta1 = Beta1.ToScalar();
+        using var oneMinusBeta1 = (1 - Beta1).ToScalar();
+        using var beta2 = Beta2.ToScalar();
+        using var oneMinusBeta2 = (1 - Beta2).ToScalar();
+        using var bc2 = bc2Sqrt.ToScalar();
+        using var epsilon = Epsilon.ToScalar();
+        using var negativeStep = (-stepSize).ToScalar();
         for (int i = 0; i < _params.Count; i++)
         {
             // A scope per parameter: the temporaries are as large as the parameter, and kept for the
@@ -62,11 +73,11 @@ public sealed class Adam : IDisposable
             var g = p.grad;
             if (g is null) continue;
             if (WeightDecay != 0)
-                p.mul_(1 - LearningRate * WeightDecay);
-            _m[i].mul_(Beta1).add_(g, alpha: 1 - Beta1);
-            _v[i].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-            var denom = _v[i].sqrt().div_(bc2Sqrt).add_(Epsilon);
-            p.addcdiv_(_m[i], denom, value: -stepSize);
+                p.mul_(decay);
+            _m[i].mul_(beta1).add_(g, alpha: oneMinusBeta1);
+            _v[i].mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
+            var denom = _v[i].sqrt().div_(bc2).add_(epsilon);
+            p.addcdiv_(_m[i], denom, value: negativeStep);
         }
     }
 

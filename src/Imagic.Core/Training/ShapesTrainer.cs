@@ -131,7 +131,7 @@ public sealed class ShapesTrainer
             var (images, _) = Batch(step, 1);
             var posterior = vae.Encode(images);
             var reconstruction = vae.Decode(posterior.Sample(generator));
-            var kl = 0.5 * (posterior.Mean.pow(2) + posterior.LogVar.exp() - 1 - posterior.LogVar).mean();
+            var kl = 0.5 * (posterior.Mean.square() + posterior.LogVar.exp() - 1 - posterior.LogVar).mean();
             var loss = torch.nn.functional.mse_loss(reconstruction, images) + _options.VaeKlWeight * kl;
             adam.ZeroGrad();
             loss.backward();
@@ -255,17 +255,19 @@ public sealed class ShapesTrainer
     {
         using var scope = torch.NewDisposeScope();
         var grads = parameters.Select(p => p.Param.grad).Where(g => g is not null).Select(g => g!).ToList();
-        var total = torch.stack(grads.Select(g => g.pow(2).sum()).ToArray()).sum().sqrt().item<float>();
+        var total = torch.stack(grads.Select(g => g.square().sum()).ToArray()).sum().sqrt().item<float>();
         if (total > maxNorm)
             using (torch.no_grad())
-                foreach (var g in grads) g.mul_(maxNorm / (total + 1e-6));
+            using (var factor = (maxNorm / (total + 1e-6)).ToScalar())
+                foreach (var g in grads) g.mul_(factor);
     }
 
     static void UpdateEma(List<(string Name, Tensor Value)> ema, List<(string Name, Tensor Param)> live, double decay)
     {
         using var _ = torch.no_grad();
+        using var weight = torch.tensor(1 - decay); // explicit and disposed, as in Adam.Step
         for (int i = 0; i < ema.Count; i++)
-            ema[i].Value.lerp_(live[i].Param, 1 - decay);
+            ema[i].Value.lerp_(live[i].Param, weight);
     }
 
     // ---- files --------------------------------------------------------------------------------------
