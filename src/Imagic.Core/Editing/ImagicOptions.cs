@@ -84,7 +84,7 @@ public sealed record ImagicOptions
         if (LoraRank < 1) throw new ImagicException($"The LoRA rank must be ≥ 1, got {LoraRank}.");
         if (LoraAlpha is <= 0) throw new ImagicException($"LoRA alpha must be positive, got {LoraAlpha}.");
         if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
-        if (GuidanceRescale is < 0 or > 1) throw new ImagicException($"The guidance rescale must be in [0, 1], got {GuidanceRescale}.");
+        ClassifierFreeGuidance.CheckRescale(GuidanceRescale);
         if (EtaSweep.Length == 0) throw new ImagicException("The η sweep needs at least one value.");
     }
 

@@ -17,16 +17,22 @@ public static class ClassifierFreeGuidance
     /// </remarks>
     public static Tensor Combine(Tensor uncond, Tensor cond, double scale, double rescale = 0)
     {
-        if (rescale < 0 || rescale > 1)
-            throw new ImagicException($"The guidance rescale must be in [0, 1], got {rescale}.");
+        CheckRescale(rescale);
         using var scope = NewDisposeScope();
         var guided = uncond + scale * (cond - uncond);
         if (rescale > 0)
         {
             var dims = Enumerable.Range(1, (int)cond.dim() - 1).Select(d => (long)d).ToArray();
             var ratio = cond.std(dims, keepdim: true) / guided.std(dims, keepdim: true);
-            guided = rescale * (guided * ratio) + (1 - rescale) * guided;
+            guided = guided * (rescale * ratio + (1 - rescale));
         }
         return guided.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Throws a clear <see cref="ImagicException"/> unless 0 ≤ φ ≤ 1.</summary>
+    public static void CheckRescale(double rescale)
+    {
+        if (rescale is < 0 or > 1 or double.NaN)
+            throw new ImagicException($"The guidance rescale must be in [0, 1], got {rescale}.");
     }
 }

@@ -269,8 +269,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     {
         if (options.Steps < 1)
             throw new ImagicException($"The number of sampling steps must be at least 1, got {options.Steps}.");
-        if (options.GuidanceRescale is < 0 or > 1)
-            throw new ImagicException($"The guidance rescale must be in [0, 1], got {options.GuidanceRescale}.");
+        ClassifierFreeGuidance.CheckRescale(options.GuidanceRescale);
         using var _ = torch.no_grad();
         var scheduler = new DdimScheduler(SchedulerConfig);
         scheduler.SetTimesteps(options.Steps);
