@@ -38,6 +38,13 @@ internal static class BenchCommand
         var steps = new Option<int?>("--steps") { Description = "DDIM steps of every method (default: the model's Imagic default; at most 20 with --quick)." };
         var embeddingSteps = new Option<int?>("--embedding-steps") { Description = "Imagic stage A steps (default: the model's Imagic default, at most 200 with --quick)." };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "Imagic stage B steps (default: the model's Imagic default, at most 200 with --quick)." };
+        var embeddingLr = new Option<double?>("--embedding-lr") { Description = "Imagic stage A learning rate (default: the model's Imagic default)." };
+        var finetuneLr = new Option<double?>("--finetune-lr") { Description = "Imagic stage B learning rate (default: the model's Imagic default)." };
+        var guidance = new Option<double?>("--guidance")
+        {
+            Description = "Classifier-free guidance scale of Imagic, SDEdit and text-to-image (default: the model's Imagic default; the inversion baseline sweeps its own).",
+        };
+        var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1] of every method (default: the model's Imagic default)." };
         var inversionPrompt = new Option<string>("--inversion-prompt")
         {
             Description = "What the DDIM-inversion baseline inverts the input with: 'source' (its true caption, the baseline's best case) or 'empty'.",
@@ -48,9 +55,11 @@ internal static class BenchCommand
             "Measure editing quality on a suite of edits with ground truth: Imagic (swept over η) against SDEdit (over strength), " +
             "DDIM inversion (over guidance) and plain text-to-image, all with the same model, seeds and sampler steps. " +
             "Writes results.json, summary.md, chart.png (edit success vs fidelity), chart-input.png and examples.png.\n" +
-            "Examples:\n  imagic bench --suite shapes --quick\n  imagic bench --suite shapes --out bench-results  (hours; resumable)")
+            "Examples:\n  imagic bench --suite shapes --quick\n  imagic bench --suite shapes --out bench-results  (hours; resumable)\n" +
+            "  imagic bench --methods imagic --cases 14 --finetune-lr 1e-5 --out tune-b  (try Imagic settings on a subset)")
         {
-            suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, inversionPrompt,
+            suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, embeddingLr, finetuneLr, guidance, rescale,
+            inversionPrompt,
         };
         command.SetAction(result =>
         {
@@ -68,6 +77,7 @@ internal static class BenchCommand
             var settings = BenchSettings.ForModel(modelDir);
             if (isQuick) settings = settings.Quick();
             if (result.GetValue(steps) is int s) settings = settings with { SamplingSteps = s };
+            if (result.GetValue(guidance) is double g) settings = settings with { GuidanceScale = g };
             settings = settings with
             {
                 InversionPrompt = result.GetValue(inversionPrompt) == "empty" ? InversionPrompt.Empty : InversionPrompt.SourceCaption,
@@ -75,6 +85,9 @@ internal static class BenchCommand
                 {
                     EmbeddingSteps = result.GetValue(embeddingSteps) ?? settings.Imagic.EmbeddingSteps,
                     FinetuneSteps = result.GetValue(finetuneSteps) ?? settings.Imagic.FinetuneSteps,
+                    EmbeddingLearningRate = result.GetValue(embeddingLr) ?? settings.Imagic.EmbeddingLearningRate,
+                    FinetuneLearningRate = result.GetValue(finetuneLr) ?? settings.Imagic.FinetuneLearningRate,
+                    GuidanceRescale = result.GetValue(rescale) ?? settings.Imagic.GuidanceRescale,
                 },
             };
             string outDir = result.GetValue(output)!;

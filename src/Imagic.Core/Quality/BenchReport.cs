@@ -91,7 +91,7 @@ public static class BenchReport
         md.AppendLine($"Suite fingerprint: `{bench.SuiteFingerprint}`; model: `{bench.Model}` (fingerprint `{bench.ModelFingerprint[..Math.Min(16, bench.ModelFingerprint.Length)]}`), {bench.Resolution}×{bench.Resolution} px.  ");
         var s = bench.Settings;
         md.AppendLine(string.Create(inv,
-            $"Every method: {s.SamplingSteps} DDIM steps, guidance {s.GuidanceScale} (inversion: swept), the case's own noise seed. " +
+            $"Every method: {s.SamplingSteps} DDIM steps, guidance {s.GuidanceScale} (inversion: swept), guidance rescale {s.Imagic.GuidanceRescale}, the case's own noise seed. " +
             $"Imagic: stage A {s.Imagic.EmbeddingSteps} steps at lr {s.Imagic.EmbeddingLearningRate:G3}, stage B {s.Imagic.FinetuneSteps} steps at lr {s.Imagic.FinetuneLearningRate:G3}. " +
             $"Inversion prompt: {(s.InversionPrompt == InversionPrompt.SourceCaption ? "the input's canonical caption" : "empty")}."));
         md.AppendLine();

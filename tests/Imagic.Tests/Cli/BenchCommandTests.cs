@@ -9,13 +9,27 @@ public class BenchCommandTests
         var dir = TestPaths.NewTempDir();
 
         var (code, stdout, stderr) = CliHarness.Run("bench", "--suite", "shapes", "--quick", "--model", TestPaths.TinySd1,
-            "--cases", "1", "--steps", "2", "--embedding-steps", "1", "--finetune-steps", "1", "--out", dir);
+            "--cases", "1", "--steps", "2", "--embedding-steps", "1", "--finetune-steps", "1", "--out", dir,
+            "--embedding-lr", "0.003", "--finetune-lr", "0.0004", "--guidance", "4", "--guidance-rescale", "0.5");
 
         Assert.True(code == 0, stderr);
         Assert.Contains("1 cases", stdout);
         foreach (var file in new[] { "results.json", "summary.md", "chart.png", "chart-input.png", "examples.png" })
             Assert.True(File.Exists(Path.Combine(dir, file)), file);
-        Assert.Contains("imagic bench --suite shapes --quick", File.ReadAllText(Path.Combine(dir, "summary.md")));
+        var summary = File.ReadAllText(Path.Combine(dir, "summary.md"));
+        Assert.Contains("imagic bench --suite shapes --quick", summary);
+        // The Imagic overrides reach the run, as its header reports them.
+        Assert.Contains("guidance 4 (inversion: swept), guidance rescale 0.5", summary);
+        Assert.Contains("stage A 1 steps at lr 0.003, stage B 1 steps at lr 0.0004", summary);
+    }
+
+    [Fact]
+    public void Bench_NonPositiveLearningRate_FailsClearly()
+    {
+        var (code, _, stderr) = CliHarness.Run("bench", "--model", TestPaths.TinySd1, "--methods", "imagic",
+            "--cases", "1", "--finetune-lr", "0", "--out", TestPaths.NewTempDir());
+        Assert.Equal(1, code);
+        Assert.Contains("Learning rates must be positive", stderr);
     }
 
     [Fact]
