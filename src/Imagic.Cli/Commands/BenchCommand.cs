@@ -56,7 +56,7 @@ internal static class BenchCommand
             "DDIM inversion (over guidance) and plain text-to-image, all with the same model, seeds and sampler steps. " +
             "Writes results.json, summary.md, chart.png (edit success vs fidelity), chart-input.png and examples.png.\n" +
             "Examples:\n  imagic bench --suite shapes --quick\n  imagic bench --suite shapes --out bench-results  (hours; resumable)\n" +
-            "  imagic bench --methods imagic --cases 14 --finetune-lr 1e-5 --out tune-b  (try Imagic settings on a subset)")
+            "  imagic bench --methods imagic --cases 14 --finetune-lr 3e-6 --out tune-b  (try Imagic settings on a subset)")
         {
             suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, embeddingLr, finetuneLr, guidance, rescale,
             inversionPrompt,
