@@ -51,7 +51,9 @@ public static class ShapesModelConfigs
         SampleSize = ImageSize / 2,
         InChannels = 4,
         OutChannels = 4,
-        BlockOutChannels = new[] { 64, 128, 128 },
+        // 96 channels at 16×16 (v4: 64): the misses of v4 were outlines drawn too round (star or square as a
+        // circle), and this level is where outlines are drawn. It costs 23 % more per step (0.76 s against 0.61 s).
+        BlockOutChannels = new[] { 96, 128, 128 },
         DownBlockTypes = new[] { "DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D" },
         UpBlockTypes = new[] { "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D" },
         LayersPerBlock = 1,

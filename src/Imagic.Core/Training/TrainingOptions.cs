@@ -6,8 +6,8 @@ public sealed record TrainingOptions
     /// <summary>Phase 1: VAE steps. Default 2000.</summary>
     public int VaeSteps { get; init; } = 2000;
 
-    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 11000: with the VAE, about 2 h 10 min on 2 cores.</summary>
-    public int Steps { get; init; } = 11000;
+    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 9000: with the VAE, about 2 h 10 min on 2 cores.</summary>
+    public int Steps { get; init; } = 9000;
 
     /// <summary>Images per step. Default 32.</summary>
     public int BatchSize { get; init; } = 32;
