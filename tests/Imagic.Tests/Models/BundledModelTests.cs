@@ -62,7 +62,7 @@ public class BundledModelTests
     [Fact]
     public void BundledModel_DrawsTheCaptionedBackground()
     {
-        // Background: 100 % of 200 for v1, v2 and v3 (model card); a model that ignores its
+        // Background: 100 % of 200 for v1 to v5 (model card); a model that ignores its
         // captions, as v0 did, scores about 25 % here.
         using var pipe = StableDiffusionPipeline.Load(ModelDir);
         var (accuracy, _) = ModelEvaluator.Evaluate(pipe, new ModelEvaluator.Options(Samples: 16, Steps: 25, Seed: 5, BatchSize: 16));
