@@ -6,7 +6,7 @@ public sealed record TrainingOptions
     /// <summary>Phase 1: VAE steps. Default 2000.</summary>
     public int VaeSteps { get; init; } = 2000;
 
-    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 9000: with the VAE, about 2 h 10 min on 2 cores.</summary>
+    /// <summary>Phase 2: text-to-image steps (UNet and text encoder jointly). Default 9000: with the VAE, about 2 h 5 min on 2 cores.</summary>
     public int Steps { get; init; } = 9000;
 
     /// <summary>Images per step. Default 32.</summary>
