@@ -24,8 +24,8 @@ namespace Imagic.Editing;
 /// unet_finetuned.safetensors the fine-tuned UNet weights (stage B)
 /// loss_stage_a.csv, loss_stage_b.csv
 /// samples/eta_0.70_seed_0.png ... and grid.png
-/// checkpoint/                resumable state while a stage runs (with LoRA, stage B's adapters in
-///                            lora.safetensors instead of the whole UNet)
+/// checkpoint/state.safetensors  the running stage's resumable state (what it trains, Adam's moments,
+///                            its generator and step), while a stage runs
 /// </code>
 /// Every file is written atomically.
 /// </summary>
@@ -33,6 +33,7 @@ public sealed class EditRun
 {
     public const string ManifestFile = "edit.json";
     const string CheckpointDir = "checkpoint";
+    static readonly string CheckpointState = System.IO.Path.Combine(CheckpointDir, "state.safetensors");
 
     public string Dir { get; }
 
@@ -133,22 +134,17 @@ public sealed class EditRun
         SaveTensor("e_tgt.safetensors", "e_tgt", s.TargetEmbedding);
     }
 
-    /// <summary>Writes the state of a running stage so that <see cref="LoadSession"/> can resume it.</summary>
-    public void SaveCheckpoint(EditSession s, UNet2DConditionModel unet, Manifest manifest)
+    /// <summary>
+    /// Writes a running stage's state (named tensors, see <see cref="TrainingStage.ExportState"/>) to
+    /// <c>checkpoint/state.safetensors</c> so that <see cref="LoadSession"/> can resume it; the folder does not
+    /// need to know what the stage keeps.
+    /// </summary>
+    public void SaveCheckpoint(EditSession s, IReadOnlyDictionary<string, Tensor> stageState, Manifest manifest)
     {
-        var dir = PathOf(CheckpointDir);
-        Directory.CreateDirectory(dir);
-        SaveTensor(System.IO.Path.Combine(CheckpointDir, "e_opt.safetensors"), "e_opt", s.OptimizedEmbedding);
-        if (s.OptimizerState is not null)
-            SafeTensors.Save(System.IO.Path.Combine(dir, "optimizer.safetensors"), s.OptimizerState);
-        if (s.GeneratorState is not null)
-            SaveTensor(System.IO.Path.Combine(CheckpointDir, "generator.safetensors"), "state", s.GeneratorState);
-        if (s.Stage == EditStage.ModelFineTuning && manifest.Options.FinetuneMethod == FinetuneMethod.Lora)
-            // The base weights are frozen under LoRA: the adapters are the whole trained state.
-            SafeTensors.Save(System.IO.Path.Combine(dir, "lora.safetensors"), s.LoraState
-                ?? throw new InvalidOperationException("A LoRA stage B checkpoint needs the adapter weights."));
-        else if (s.Stage == EditStage.ModelFineTuning)
-            SafeTensors.Save(System.IO.Path.Combine(dir, "unet.safetensors"), UNetWeights(unet));
+        Directory.CreateDirectory(PathOf(CheckpointDir));
+        if (s.Stage == EditStage.ModelFineTuning)
+            SaveTensor("e_opt.safetensors", "e_opt", s.OptimizedEmbedding); // stage A's result, final from here on
+        SafeTensors.Save(PathOf(CheckpointState), stageState);
         WriteLosses(s);
         // The manifest goes last: it only ever points at a complete checkpoint.
         WriteManifest(manifest with { Status = "running", Stage = s.Stage.ToString(), Step = s.Step });
@@ -166,51 +162,38 @@ public sealed class EditRun
     }
 
     /// <summary>
-    /// Rebuilds the session from the folder: after training (for sampling) or from the last checkpoint
-    /// (for resuming). For a run in stage B or done, loads the fine-tuned UNet weights into <paramref name="unet"/>;
-    /// for a LoRA stage B, the adapters go to <see cref="EditSession.LoraState"/> and the UNet keeps its base weights.
+    /// Rebuilds the session from the folder: after training (for sampling; the fine-tuned weights are loaded into
+    /// <paramref name="unet"/>) or from the last checkpoint (for resuming; the running stage's state goes to
+    /// <see cref="EditSession.StageState"/>, and the stage restores what it trained from there).
     /// </summary>
     public EditSession LoadSession(UNet2DConditionModel unet)
     {
         var m = ReadManifest();
-        var stage = Enum.Parse<EditStage>(m.Stage);
-        string checkpoint = PathOf(CheckpointDir);
+        if (!Enum.TryParse<EditStage>(m.Stage, out var stage) || !Enum.IsDefined(stage))
+            throw new ImagicException($"{PathOf(ManifestFile)} names an unknown stage '{m.Stage}'.");
+        bool resuming = stage != EditStage.Done && File.Exists(PathOf(CheckpointState));
+        if (stage != EditStage.Done && m.Step > 0 && !resuming)
+            throw new ImagicException($"{PathOf(ManifestFile)} says {stage} is at step {m.Step}, but {PathOf(CheckpointState)} is missing.");
         var session = new EditSession
         {
             InputImage = LoadTensor("input_image.safetensors", "image"),
             TargetText = m.TargetText,
             Latents = LoadTensor("latents.safetensors", "latents"),
             TargetEmbedding = LoadTensor("e_tgt.safetensors", "e_tgt"),
-            OptimizedEmbedding = stage switch
-            {
-                EditStage.Done => LoadTensor("e_opt.safetensors", "e_opt"),
-                _ when m.Step > 0 || stage == EditStage.ModelFineTuning => LoadTensor(System.IO.Path.Combine(CheckpointDir, "e_opt.safetensors"), "e_opt"),
-                _ => LoadTensor("e_tgt.safetensors", "e_tgt"),
-            },
+            OptimizedEmbedding = stage == EditStage.EmbeddingOptimization
+                ? LoadTensor("e_tgt.safetensors", "e_tgt")
+                : LoadTensor("e_opt.safetensors", "e_opt"),
             Stage = stage,
             Step = m.Step,
+            StageState = resuming ? SafeTensors.Load(PathOf(CheckpointState)) : null,
         };
         session.EmbeddingLosses.AddRange(ReadLosses("loss_stage_a.csv"));
         session.FineTuneLosses.AddRange(ReadLosses("loss_stage_b.csv"));
-        if (m.Step > 0)
+        // Losses logged after the checkpoint belong to steps that will be redone.
+        TrimLosses(session);
+        if (stage == EditStage.Done)
         {
-            session.OptimizerState = SafeTensors.Load(System.IO.Path.Combine(checkpoint, "optimizer.safetensors"));
-            session.GeneratorState = LoadTensor(System.IO.Path.Combine(CheckpointDir, "generator.safetensors"), "state");
-            // Losses logged after the checkpoint belong to steps that will be redone.
-            TrimLosses(session);
-        }
-        bool lora = m.Options.FinetuneMethod == FinetuneMethod.Lora;
-        if (stage == EditStage.ModelFineTuning && m.Step > 0 && lora)
-            session.LoraState = SafeTensors.Load(System.IO.Path.Combine(checkpoint, "lora.safetensors"));
-        string? weights = stage switch
-        {
-            EditStage.Done => PathOf("unet_finetuned.safetensors"),
-            EditStage.ModelFineTuning when m.Step > 0 && !lora => System.IO.Path.Combine(checkpoint, "unet.safetensors"),
-            _ => null,
-        };
-        if (weights is not null)
-        {
-            using var file = SafeTensorsFile.Open(weights);
+            using var file = SafeTensorsFile.Open(PathOf("unet_finetuned.safetensors"));
             StateDictLoader.Load(unet, file, null, null, "fine-tuned unet");
         }
         return session;
@@ -218,6 +201,7 @@ public sealed class EditRun
 
     static void TrimLosses(EditSession s)
     {
+        if (s.Stage == EditStage.Done) return;
         var list = s.Stage == EditStage.EmbeddingOptimization ? s.EmbeddingLosses : s.FineTuneLosses;
         if (list.Count > s.Step) list.RemoveRange(s.Step, list.Count - s.Step);
         if (s.Stage == EditStage.EmbeddingOptimization) s.FineTuneLosses.Clear();

@@ -7,8 +7,8 @@ namespace Imagic.Editing;
 public enum EditStage { EmbeddingOptimization, ModelFineTuning, Done }
 
 /// <summary>
-/// The state of one Imagic edit: the inputs, the embeddings, and enough of the running stage
-/// (step, optimizer moments, random-generator state) to resume it exactly.
+/// The state of one Imagic edit: the inputs, the embeddings, where training is, and, when loaded from a
+/// checkpoint, the running stage's state to resume it exactly.
 /// </summary>
 public sealed class EditSession : IDisposable
 {
@@ -34,14 +34,34 @@ public sealed class EditSession : IDisposable
     public List<double> EmbeddingLosses { get; } = new();
     public List<double> FineTuneLosses { get; } = new();
 
-    /// <summary>Optimizer state of the running stage, set on a checkpoint or when resuming.</summary>
-    public Dictionary<string, Tensor>? OptimizerState { get; set; }
+    /// <summary>
+    /// The running stage's resumable state (named tensors, see <see cref="TrainingStage.ExportState"/>) when the
+    /// session was loaded from a checkpoint; the stage takes it when it starts.
+    /// </summary>
+    public Dictionary<string, Tensor>? StageState { get; set; }
 
-    /// <summary>Random-generator state of the running stage, set on a checkpoint or when resuming.</summary>
-    public Tensor? GeneratorState { get; set; }
+    /// <summary>Hands <see cref="StageState"/> over to the stage that resumes from it (the caller disposes it).</summary>
+    internal Dictionary<string, Tensor>? TakeStageState()
+    {
+        var state = StageState;
+        StageState = null;
+        return state;
+    }
 
-    /// <summary>LoRA adapter weights of a running LoRA stage B, set on a checkpoint or when resuming.</summary>
-    public Dictionary<string, Tensor>? LoraState { get; set; }
+    /// <summary>Moves on to the next stage at step 0.</summary>
+    internal void Advance(EditStage stage)
+    {
+        DisposeStageState();
+        Stage = stage;
+        Step = 0;
+    }
+
+    void DisposeStageState()
+    {
+        if (StageState is not null)
+            foreach (var t in StageState.Values) t.Dispose();
+        StageState = null;
+    }
 
     public void Dispose()
     {
@@ -49,10 +69,6 @@ public sealed class EditSession : IDisposable
         Latents.Dispose();
         TargetEmbedding.Dispose();
         OptimizedEmbedding.Dispose();
-        GeneratorState?.Dispose();
-        if (OptimizerState is not null)
-            foreach (var t in OptimizerState.Values) t.Dispose();
-        if (LoraState is not null)
-            foreach (var t in LoraState.Values) t.Dispose();
+        DisposeStageState();
     }
 }

@@ -40,7 +40,7 @@ public static class EditWorkflow
         var manifest = new EditRun.Manifest(pipe.ModelDir, ModelFingerprint.Compute(pipe.ModelDir), request.TargetText,
             Path.GetFullPath(request.ImagePath), request.Options, "running", EditStage.EmbeddingOptimization.ToString(), 0,
             EditRun.ProjectVersion);
-        var editor = new ImagicEditor(pipe, request.Options);
+        using var editor = new ImagicEditor(pipe, request.Options);
         using var image = ImageTensors.ToTensor(fitted);
         using var session = editor.Start(image, request.TargetText);
         run.SaveInputs(session);
@@ -62,7 +62,7 @@ public static class EditWorkflow
             throw new ImagicException($"{dir} was made with a different model ({manifest.ModelPath}); resume it with that model.");
         using var pipe = StableDiffusionPipeline.Load(model);
         if (log is not null) pipe.Warn = log;
-        var editor = new ImagicEditor(pipe, manifest.Options);
+        using var editor = new ImagicEditor(pipe, manifest.Options);
         using var session = run.LoadSession(pipe.UNet);
         return Continue(run, pipe, editor, session, manifest, sweepSeeds, progress, cancellation);
     }
@@ -70,7 +70,7 @@ public static class EditWorkflow
     static (EditRun, SweepResult) Continue(EditRun run, StableDiffusionPipeline pipe, ImagicEditor editor, EditSession session,
         EditRun.Manifest manifest, int sweepSeeds, IProgress<StepProgress>? progress, CancellationToken cancellation)
     {
-        editor.Checkpoint = s => run.SaveCheckpoint(s, pipe.UNet, manifest);
+        editor.Checkpoint = (s, state) => run.SaveCheckpoint(s, state, manifest);
         if (session.Stage != EditStage.Done)
         {
             editor.Train(session, progress, cancellation);
@@ -95,18 +95,20 @@ public static class EditWorkflow
         int done = 0, total = etas.Count * seeds.Count;
         foreach (var seed in seeds)
         {
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = torch.NewDisposeScope();
+            var images = editor.Sample(session, etas, seed, cancellation: cancellation);
             var row = new List<RgbImage>();
-            foreach (var eta in etas)
+            for (int i = 0; i < etas.Count; i++)
             {
-                cancellation.ThrowIfCancellationRequested();
-                using var scope = torch.NewDisposeScope();
-                var image = ImageTensors.ToImage(editor.Sample(session, eta, seed, cancellation: cancellation));
-                string path = Path.Combine(outDir, string.Create(CultureInfo.InvariantCulture, $"eta_{eta:F2}_seed_{seed}.png"));
+                var image = ImageTensors.ToImage(images[i]);
+                string path = Path.Combine(outDir, string.Create(CultureInfo.InvariantCulture, $"eta_{etas[i]:F2}_seed_{seed}.png"));
                 ImageIO.SavePng(image, path);
                 paths.Add(path);
                 row.Add(image);
-                progress?.Report(new StepProgress("stage C (η sweep)", ++done, total));
             }
+            done += etas.Count;
+            progress?.Report(new StepProgress("stage C (η sweep)", done, total));
             rows.Add(row);
         }
         var grid = ImageGrid.Compose(rows,
@@ -141,7 +143,7 @@ public static class EditWorkflow
             GuidanceScale = guidance ?? manifest.Options.GuidanceScale,
             GuidanceRescale = guidanceRescale ?? manifest.Options.GuidanceRescale,
         };
-        var editor = new ImagicEditor(pipe, options);
+        using var editor = new ImagicEditor(pipe, options);
         using var session = run.LoadSession(pipe.UNet);
         long seed0 = firstSeed ?? manifest.Options.Seed;
         var seeds = Enumerable.Range(0, seedCount).Select(i => seed0 + i).ToArray();

@@ -1,6 +1,5 @@
 using Imagic.Pipelines;
 using Imagic.Schedulers;
-using Imagic.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,28 +7,31 @@ namespace Imagic.Editing;
 
 /// <summary>
 /// Imagic (Kawar et al., CVPR 2023): edit a real image by text in three stages on a frozen-then-tuned
-/// text-to-image diffusion model.
+/// text-to-image diffusion model, each its own unit:
 /// <list type="number">
-/// <item>A. Embedding optimisation: starting from e_tgt, Adam finds e_opt whose denoising loss on the
-/// input is minimal, with the model frozen.</item>
-/// <item>B. Model fine-tuning: with e_opt frozen, the UNet is fine-tuned on the same loss so that it
-/// reconstructs the input from e_opt.</item>
-/// <item>C. Interpolation: e = η·e_tgt + (1 − η)·e_opt, sampled with the fine-tuned UNet by guided DDIM.</item>
+/// <item>A. <see cref="EmbeddingOptimization"/>: starting from e_tgt, find e_opt whose denoising loss on the input
+/// is minimal, with the model frozen.</item>
+/// <item>B. <see cref="ModelFineTuning"/>: with e_opt frozen, fine-tune the UNet so that it reconstructs the input
+/// from e_opt.</item>
+/// <item>C. <see cref="InterpolationSampling"/>: sample e = η·e_tgt + (1 − η)·e_opt with the fine-tuned UNet.</item>
 /// </list>
-/// Stage B changes <see cref="StableDiffusionPipeline.UNet"/> in place. With
-/// <see cref="ImagicOptions.FinetuneMethod"/> = LoRA it trains low-rank adapters instead of every weight
-/// (a variant, not the paper's method) and merges them into the UNet at the end.
+/// The editor runs them in order on an <see cref="EditSession"/>, hands each running stage's state to
+/// <see cref="Checkpoint"/>, and resumes a stage from the state a session carries. Stage B changes
+/// <see cref="StableDiffusionPipeline.UNet"/> in place.
 /// </summary>
-public sealed class ImagicEditor
+public sealed class ImagicEditor : IDisposable
 {
     readonly StableDiffusionPipeline _pipe;
     readonly DdpmScheduler _ddpm;
-    Tensor? _uncond; // the empty prompt's embedding, computed once for every stage C sample
+    InterpolationSampling? _sampling;
 
     public ImagicOptions Options { get; }
 
-    /// <summary>Called with the session every <see cref="ImagicOptions.CheckpointEvery"/> steps and when cancelled.</summary>
-    public Action<EditSession>? Checkpoint { get; set; }
+    /// <summary>
+    /// Called with the session and the running stage's state (named tensors, see <see cref="TrainingStage.ExportState"/>)
+    /// every <see cref="ImagicOptions.CheckpointEvery"/> steps and when cancelled.
+    /// </summary>
+    public Action<EditSession, IReadOnlyDictionary<string, Tensor>>? Checkpoint { get; set; }
 
     public ImagicEditor(StableDiffusionPipeline pipe, ImagicOptions options)
     {
@@ -46,8 +48,14 @@ public sealed class ImagicEditor
         if (string.IsNullOrWhiteSpace(targetText))
             throw new ImagicException("The target text is empty: describe the edited image, e.g. \"a photo of a dog standing\".");
         _pipe.CheckImageSize((int)image.shape[2], (int)image.shape[3]);
-        using var vaeGenerator = new Generator(SeedFor(Options.Seed, 0), torch.CPU);
-        var latents = _pipe.EncodeImage(image, vaeGenerator);
+        Tensor latents;
+        if (Options.InputLatents == LatentEncoding.Mean)
+            latents = _pipe.EncodeImage(image);
+        else
+        {
+            using var vaeGenerator = new Generator(SeedFor(Options.Seed, 0), torch.CPU);
+            latents = _pipe.EncodeImage(image, vaeGenerator);
+        }
         var eTgt = _pipe.EncodePrompt(targetText);
         return new EditSession
         {
@@ -64,148 +72,103 @@ public sealed class ImagicEditor
     {
         if (session.Stage == EditStage.EmbeddingOptimization)
         {
-            OptimizeEmbedding(session, progress, cancellation);
-            session.Stage = EditStage.ModelFineTuning;
-            session.Step = 0;
-            ClearRunningState(session);
+            using (var stageA = Resume(session, state => new EmbeddingOptimization(_pipe.UNet, _ddpm, session.Latents,
+                       session.TargetEmbedding, Options, SeedFor(Options.Seed, 1), state)))
+            {
+                Run(stageA, session, session.EmbeddingLosses, progress, cancellation);
+                session.OptimizedEmbedding.Dispose();
+                session.OptimizedEmbedding = stageA.Embedding.DetachFromDisposeScope();
+            }
+            session.Advance(EditStage.ModelFineTuning);
         }
         if (session.Stage == EditStage.ModelFineTuning)
         {
-            FineTuneModel(session, progress, cancellation);
-            session.Stage = EditStage.Done;
-            session.Step = 0;
-            ClearRunningState(session);
+            using (var stageB = Resume(session, state => new ModelFineTuning(_pipe.UNet, _ddpm, session.Latents,
+                       session.OptimizedEmbedding, Sampling.Unconditional, Options, SeedFor(Options.Seed, 2), SeedFor(Options.Seed, 4), state)))
+            {
+                Run(stageB, session, session.FineTuneLosses, progress, cancellation);
+                stageB.Complete();
+            }
+            session.Advance(EditStage.Done);
         }
     }
 
-    /// <summary>Stage A: optimise e_opt with the UNet frozen (no weight gradients are computed).</summary>
-    void OptimizeEmbedding(EditSession session, IProgress<StepProgress>? progress, CancellationToken cancellation)
+    /// <summary>Builds a stage from the state the session carries (if any), which is released once the stage has copied it.</summary>
+    static T Resume<T>(EditSession session, Func<IReadOnlyDictionary<string, Tensor>?, T> create)
     {
-        _pipe.SetTrainable(false);
-        var eOpt = session.OptimizedEmbedding.detach().clone().requires_grad_(true).DetachFromDisposeScope();
-        session.OptimizedEmbedding.Dispose();
-        session.OptimizedEmbedding = eOpt;
-        using var adam = new Adam(new[] { ("e_opt", eOpt) }, Options.EmbeddingLearningRate);
-        RunStage(session, "stage A", Options.EmbeddingSteps, adam, session.EmbeddingLosses, SeedFor(Options.Seed, 1),
-            () => eOpt, progress, cancellation);
-        session.OptimizedEmbedding = eOpt.detach().DetachFromDisposeScope();
-    }
-
-    /// <summary>
-    /// Stage B: fine-tune the UNet with e_opt frozen: every weight (the paper), or LoRA adapters that are
-    /// merged into the weights at the end, so everything after stage B sees a plain UNet either way.
-    /// </summary>
-    void FineTuneModel(EditSession session, IProgress<StepProgress>? progress, CancellationToken cancellation)
-    {
-        var eOpt = session.OptimizedEmbedding.detach();
+        var state = session.TakeStageState();
         try
         {
-            using var loraGenerator = new Generator(SeedFor(Options.Seed, 4), torch.CPU);
-            using var tuning = UNetFineTuning.Begin(_pipe.UNet, Options.FineTuneSettings, Options.StageBLearningRate, loraGenerator);
-            if (tuning.Lora is not null && session.Step > 0)
-                tuning.Lora.ImportState(session.LoraState
-                    ?? throw new ImagicException($"Cannot resume stage B at step {session.Step}: the checkpoint lacks the LoRA weights."));
-            RunStage(session, "stage B", Options.FinetuneSteps, tuning.Optimizer, session.FineTuneLosses, SeedFor(Options.Seed, 2),
-                () => eOpt, progress, cancellation, () => tuning.Lora?.ExportState());
-            tuning.Complete();
+            return create(state);
         }
         finally
         {
-            _pipe.SetTrainable(false);
+            if (state is not null)
+                foreach (var t in state.Values) t.Dispose();
         }
     }
 
-    /// <summary>
-    /// The loop both stages share: denoising loss on z₀, backward, Adam, with checkpoints. The generator
-    /// and optimizer continue from the session's saved state when resuming, so a resumed run takes the
-    /// very same steps as an uninterrupted one.
-    /// </summary>
-    /// <param name="adapterState">Copies of LoRA weights to checkpoint, when they are what is trained.</param>
-    void RunStage(EditSession session, string name, int totalSteps, Adam adam, List<double> losses, ulong seed,
-        Func<Tensor> context, IProgress<StepProgress>? progress, CancellationToken cancellation,
-        Func<Dictionary<string, Tensor>?>? adapterState = null)
+    /// <summary>Steps a stage to its end, reporting progress and checkpointing; on cancellation, checkpoints first.</summary>
+    void Run(TrainingStage stage, EditSession session, List<double> losses, IProgress<StepProgress>? progress, CancellationToken cancellation)
     {
-        using var generator = new Generator(seed, torch.CPU);
-        if (session.Step > 0)
-        {
-            if (session.GeneratorState is null || session.OptimizerState is null)
-                throw new ImagicException($"Cannot resume {name} at step {session.Step}: the checkpoint lacks optimizer or generator state.");
-            generator.set_state(session.GeneratorState);
-            adam.ImportState(session.OptimizerState);
-        }
-        while (session.Step < totalSteps)
+        while (stage.Step < stage.TotalSteps)
         {
             if (cancellation.IsCancellationRequested)
             {
-                SaveCheckpoint(session, adam, generator, adapterState);
+                SaveCheckpoint(stage, session);
                 cancellation.ThrowIfCancellationRequested();
             }
-            using (var scope = torch.NewDisposeScope())
-            {
-                adam.ZeroGrad();
-                var loss = DenoisingLoss.Compute(_pipe.UNet, _ddpm, session.Latents, context(), generator);
-                loss.backward();
-                adam.Step();
-                losses.Add(loss.item<float>());
-            }
-            session.Step++;
-            progress?.Report(new StepProgress(name, session.Step, totalSteps, losses[^1]));
-            if (session.Step % Options.CheckpointEvery == 0 && session.Step < totalSteps)
-                SaveCheckpoint(session, adam, generator, adapterState);
+            losses.Add(stage.TakeStep());
+            session.Step = stage.Step;
+            progress?.Report(new StepProgress(stage.Name, stage.Step, stage.TotalSteps, losses[^1]));
+            if (stage.Step % Options.CheckpointEvery == 0 && stage.Step < stage.TotalSteps)
+                SaveCheckpoint(stage, session);
         }
     }
 
-    void SaveCheckpoint(EditSession session, Adam adam, Generator generator, Func<Dictionary<string, Tensor>?>? adapterState)
+    void SaveCheckpoint(TrainingStage stage, EditSession session)
     {
         if (Checkpoint is null) return;
-        ClearRunningState(session);
-        session.OptimizerState = adam.ExportState();
-        session.GeneratorState = generator.get_state().DetachFromDisposeScope();
-        session.LoraState = adapterState?.Invoke();
-        Checkpoint(session);
+        var state = stage.ExportState();
+        try
+        {
+            Checkpoint(session, state);
+        }
+        finally
+        {
+            foreach (var t in state.Values) t.Dispose();
+        }
     }
 
-    static void ClearRunningState(EditSession session)
-    {
-        if (session.OptimizerState is not null)
-            foreach (var t in session.OptimizerState.Values) t.Dispose();
-        session.OptimizerState = null;
-        if (session.LoraState is not null)
-            foreach (var t in session.LoraState.Values) t.Dispose();
-        session.LoraState = null;
-        session.GeneratorState?.Dispose();
-        session.GeneratorState = null;
-    }
-
-    /// <summary>Stage C's interpolation: e = η·e_tgt + (1 − η)·e_opt.</summary>
-    public static Tensor Interpolate(Tensor eTgt, Tensor eOpt, double eta) => eta * eTgt + (1 - eta) * eOpt;
+    /// <summary>Stage C, shared by every sample this editor draws (the empty prompt is encoded once).</summary>
+    public InterpolationSampling Sampling => _sampling ??= new InterpolationSampling(_pipe, Options.Sampling);
 
     /// <summary>
-    /// Stage C: samples the edited image at interpolation weight <paramref name="eta"/> with the current
-    /// (fine-tuned) UNet, guided against the empty prompt. Returns [1, 3, H, W] in about [-1, 1].
+    /// Stage C at every η of <paramref name="etas"/> from the noise of <paramref name="sampleSeed"/>, decoded:
+    /// [N, 3, H, W] in about [-1, 1].
     /// </summary>
     /// <param name="sampleSeed">Seed of the initial noise; different seeds give different edits.</param>
-    public Tensor Sample(EditSession session, double eta, long sampleSeed, IProgress<StepProgress>? progress = null,
-        CancellationToken cancellation = default)
-    {
-        using var latents = SampleLatents(session, eta, sampleSeed, progress, cancellation);
-        return _pipe.DecodeLatents(latents);
-    }
-
-    /// <summary>Stage C before decoding: the edited latents [1, C, h, w].</summary>
-    public Tensor SampleLatents(EditSession session, double eta, long sampleSeed, IProgress<StepProgress>? progress = null,
+    public Tensor Sample(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default)
     {
         using var scope = torch.NewDisposeScope();
-        using var _ = torch.no_grad();
-        var e = Interpolate(session.TargetEmbedding, session.OptimizedEmbedding, eta);
-        _uncond ??= _pipe.EncodePrompt("").DetachFromDisposeScope();
-        var uncond = _uncond;
+        var latents = SampleLatents(session, etas, sampleSeed, progress, cancellation);
+        // One image at a time: a batch of VAE decodes at Stable Diffusion size costs gigabytes.
+        return torch.cat(Enumerable.Range(0, etas.Count).Select(i => _pipe.DecodeLatents(latents.narrow(0, i, 1))).ToArray())
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Stage C before decoding: the edited latents [N, C, h, w], one per η.</summary>
+    public Tensor SampleLatents(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        using var noise = InterpolationSampling.Noise(session.Latents.shape, sampleSeed);
         using var generator = new Generator(SeedFor(sampleSeed, 3), torch.CPU);
-        var noise = torch.randn(session.Latents.shape, generator: generator);
-        return _pipe.Sample(e, uncond, noise, Options.Sampling, generator, progress, cancellation).MoveToOuterDisposeScope();
+        return Sampling.SampleLatents(session.TargetEmbedding, session.OptimizedEmbedding, etas, noise, generator, progress, cancellation);
     }
 
     /// <summary>Derives independent generator seeds for each use of the one user seed.</summary>
     static ulong SeedFor(long seed, int purpose) => unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)purpose * 0xBF58476D1CE4E5B9UL + 1);
+
+    public void Dispose() => _sampling?.Dispose();
 }

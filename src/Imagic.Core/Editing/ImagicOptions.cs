@@ -50,6 +50,34 @@ public sealed record ImagicOptions
     /// </summary>
     [JsonPropertyName("gradient_checkpointing")] public bool GradientCheckpointing { get; init; }
 
+    /// <summary>Stage A: (t, ε) pairs per Adam step, as one batch. Default 1, as in the paper.</summary>
+    [JsonPropertyName("embedding_batch")] public int EmbeddingBatch { get; init; } = 1;
+
+    /// <summary>Stage B: (t, ε) pairs per Adam step, as one batch. Default 1, as in the paper.</summary>
+    [JsonPropertyName("finetune_batch")] public int FinetuneBatch { get; init; } = 1;
+
+    /// <summary>
+    /// Stages A and B: how each step's timesteps are drawn. <see cref="TimestepStrategy.Uniform"/> (default, the paper)
+    /// draws them independently; <see cref="TimestepStrategy.Stratified"/> takes one from each of <c>batch</c> equal
+    /// strata of the schedule, so every step sees the whole noise range.
+    /// </summary>
+    [JsonPropertyName("timestep_sampling")] public TimestepStrategy TimestepSampling { get; init; } = TimestepStrategy.Uniform;
+
+    /// <summary>
+    /// Which latents z₀ of the input stages A and B fit: a sample of the VAE posterior (default, as the diffusers Imagic
+    /// pipeline does) or its mean, the latents whose decoding is closest to the input.
+    /// </summary>
+    [JsonPropertyName("input_latents")] public LatentEncoding InputLatents { get; init; } = LatentEncoding.Sample;
+
+    /// <summary>
+    /// Stage B also fits the input under the empty prompt, the other half of classifier-free guidance, so that at η = 0 both
+    /// guidance branches reconstruct the input. Not in the paper. Default false.
+    /// </summary>
+    [JsonPropertyName("finetune_unconditional")] public bool FinetuneUnconditional { get; init; }
+
+    /// <summary>Stage C: DDIM's η (Song et al. 2021, eq. 16): 0 (default) is deterministic DDIM, 1 is DDPM-like.</summary>
+    [JsonPropertyName("ddim_eta")] public double DdimEta { get; init; }
+
     /// <summary>Stage C: DDIM sampling steps. Default 50.</summary>
     [JsonPropertyName("sampling_steps")] public int SamplingSteps { get; init; } = 50;
 
@@ -84,13 +112,18 @@ public sealed record ImagicOptions
         if (LoraRank < 1) throw new ImagicException($"The LoRA rank must be ≥ 1, got {LoraRank}.");
         if (LoraAlpha is <= 0) throw new ImagicException($"LoRA alpha must be positive, got {LoraAlpha}.");
         if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
+        if (EmbeddingBatch < 1 || FinetuneBatch < 1)
+            throw new ImagicException($"Stage A and B batches must be ≥ 1, got {EmbeddingBatch} and {FinetuneBatch}.");
+        if (!Enum.IsDefined(TimestepSampling)) throw new ImagicException($"Unknown timestep sampling {TimestepSampling}.");
+        if (!Enum.IsDefined(InputLatents)) throw new ImagicException($"Unknown input latents {InputLatents}.");
+        if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         ClassifierFreeGuidance.CheckRescale(GuidanceRescale);
         if (EtaSweep.Length == 0) throw new ImagicException("The η sweep needs at least one value.");
     }
 
     /// <summary>Stage C's sampling settings.</summary>
     [JsonIgnore]
-    public SamplingOptions Sampling => new() { Steps = SamplingSteps, GuidanceScale = GuidanceScale, GuidanceRescale = GuidanceRescale };
+    public SamplingOptions Sampling => new() { Steps = SamplingSteps, GuidanceScale = GuidanceScale, GuidanceRescale = GuidanceRescale, Eta = DdimEta };
 
     /// <summary>Stage B's method, LoRA shape and checkpointing, as the fine-tuning takes them.</summary>
     [JsonIgnore]
@@ -123,4 +156,26 @@ public sealed record ImagicOptions
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     public static ImagicOptions FromJson(string json) => JsonSerializer.Deserialize<ImagicOptions>(json, Json)!;
+}
+
+/// <summary>How a training stage draws each step's timesteps.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TimestepStrategy>))]
+public enum TimestepStrategy
+{
+    /// <summary>Independent uniform draws over [0, T): the paper.</summary>
+    [JsonStringEnumMemberName("uniform")] Uniform,
+
+    /// <summary>One draw from each of B equal strata of [0, T) for a batch of B.</summary>
+    [JsonStringEnumMemberName("stratified")] Stratified,
+}
+
+/// <summary>Which latents of the input the training stages fit.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LatentEncoding>))]
+public enum LatentEncoding
+{
+    /// <summary>A sample of the VAE posterior, drawn from the edit's seed.</summary>
+    [JsonStringEnumMemberName("sample")] Sample,
+
+    /// <summary>The VAE posterior's mean.</summary>
+    [JsonStringEnumMemberName("mean")] Mean,
 }

@@ -169,8 +169,9 @@ public abstract class EditMethod : IDisposable
     /// <summary>The case's noise: a standard normal latent [1, C, H/f, W/f] drawn from <see cref="EditCase.Seed"/>.</summary>
     public static Tensor CaseNoise(StableDiffusionPipeline pipe, EditCase editCase, int resolution)
     {
-        using var generator = new Generator((ulong)editCase.Seed, torch.CPU);
-        return pipe.InitialNoise(resolution, resolution, generator);
+        pipe.CheckImageSize(resolution, resolution);
+        int f = pipe.VaeScaleFactor;
+        return InterpolationSampling.Noise([1, pipe.LatentChannels, resolution / f, resolution / f], editCase.Seed);
     }
 
     private protected SamplingOptions Sampling(double guidance) =>
@@ -193,10 +194,9 @@ public abstract class EditMethod : IDisposable
 /// fine-tunes them in place.
 /// </summary>
 /// <remarks>
-/// Stage C is <see cref="ImagicEditor.SampleLatents"/>'s computation (interpolate, guided DDIM against the
-/// empty prompt) with the case's noise in place of the editor's own draw, so that Imagic starts from the
-/// same noise as SDEdit and text-to-image. The editor encodes the input with a VAE posterior sample (its
-/// own seeded draw), as <c>imagic edit</c> does; the baselines use the posterior mean.
+/// This is exactly what <c>imagic edit --seed S</c> computes for a case of seed S: the same editor, and stage C from
+/// the seed's noise (<see cref="InterpolationSampling.Noise"/>), which is also the case's noise that SDEdit and
+/// text-to-image start from.
 /// </remarks>
 sealed class ImagicMethod : EditMethod
 {
@@ -228,19 +228,14 @@ sealed class ImagicMethod : EditMethod
             SamplingSteps = Settings.SamplingSteps,
             GuidanceScale = Settings.GuidanceScale,
         };
-        var editor = new ImagicEditor(Pipe, options);
+        using var editor = new ImagicEditor(Pipe, options);
         try
         {
             using var session = editor.Start(image, editCase.TargetText);
             editor.Train(session, progress, cancellation);
             using var scope = torch.NewDisposeScope();
-            using var _ = torch.no_grad();
-            var cond = torch.cat(Points.Select(eta =>
-                ImagicEditor.Interpolate(session.TargetEmbedding, session.OptimizedEmbedding, eta)).ToArray());
-            var batchNoise = noise.expand(Points.Count, -1, -1, -1).contiguous();
-            using var latents = Pipe.Sample(cond, Uncond, batchNoise, Sampling(Settings.GuidanceScale), cancellation: cancellation);
-            var images = Decode(latents);
-            return Points.Select((eta, i) => new MethodOutput(eta, images[i])).ToArray();
+            var images = editor.Sample(session, Points, editCase.Seed, cancellation: cancellation);
+            return Points.Select((eta, i) => new MethodOutput(eta, ImageTensors.ToImage(images[i]))).ToArray();
         }
         finally
         {

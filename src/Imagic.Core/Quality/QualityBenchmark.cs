@@ -66,7 +66,7 @@ public static class QualityBenchmark
     /// Bump when a method's or a metric's code changes what it produces, so old cached results are recomputed.
     /// (Not the assembly version: that changes with every commit and would throw hours of results away.)
     /// </summary>
-    public const int CacheVersion = 1;
+    public const int CacheVersion = 2;
 
     /// <summary>Runs (or resumes) the benchmark and writes its reports.</summary>
     /// <param name="log">Called with one line per (case, method) done, e.g. for a console.</param>

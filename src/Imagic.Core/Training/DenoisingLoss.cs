@@ -66,12 +66,27 @@ public static class DenoisingLoss
 /// seen in x_t yet; below them x_t already shows it and the caption's position word adds nothing. For the shapes
 /// model those steps are t ≥ ~920 of 1000, 8 % of a uniform draw (see <see cref="Evaluation.CaptionSensitivity"/>).
 /// </remarks>
-public sealed record TimestepSampling(double HighNoiseShare = 0, int HighNoiseStart = 0)
+/// <param name="Stratified">
+/// Draw a batch of B timesteps one from each of B equal strata of [0, T): t_k = ⌊(k + u_k)·T/B⌋ with u_k ~ U[0, 1).
+/// Every batch then covers the whole noise range, so a few (t, ε) pairs per step give a far less noisy gradient
+/// than B independent draws (the low-discrepancy sampler of Kingma et al., "Variational Diffusion Models", 2021,
+/// uses one shared offset; independent offsets per stratum are as unbiased). Ignores the high-noise share.
+/// </param>
+public sealed record TimestepSampling(double HighNoiseShare = 0, int HighNoiseStart = 0, bool Stratified = false)
 {
     public static readonly TimestepSampling Uniform = new();
 
+    /// <summary>One timestep per stratum of [0, T) (see <see cref="Stratified"/>).</summary>
+    public static readonly TimestepSampling StratifiedUniform = new(Stratified: true);
+
     public Tensor Draw(long batch, int numTrainTimesteps, Generator generator)
     {
+        if (Stratified)
+        {
+            var offsets = torch.rand(new long[] { batch }, dtype: ScalarType.Float64, generator: generator);
+            var strata = torch.arange(batch, dtype: ScalarType.Float64);
+            return ((strata + offsets) * (numTrainTimesteps / (double)batch)).floor().clamp(0, numTrainTimesteps - 1).to(ScalarType.Int64);
+        }
         var uniform = torch.randint(0, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, generator: generator);
         if (HighNoiseShare <= 0) return uniform;
         if (HighNoiseStart < 0 || HighNoiseStart >= numTrainTimesteps)

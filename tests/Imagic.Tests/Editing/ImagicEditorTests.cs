@@ -71,8 +71,8 @@ public class ImagicEditorTests
         var pretrainedEditor = new ImagicEditor(pretrained, options);
 
         // Compared in latent space: tiny-sd1's VAE has random weights, so only the latents carry the input.
-        var tuned = editor.SampleLatents(session, eta: 0, sampleSeed: 0);
-        var untuned = pretrainedEditor.SampleLatents(session, eta: 0, sampleSeed: 0);
+        var tuned = editor.SampleLatents(session, [0.0], sampleSeed: 0);
+        var untuned = pretrainedEditor.SampleLatents(session, [0.0], sampleSeed: 0);
 
         double errTuned = (tuned - session.Latents).pow(2).mean().item<float>();
         double errUntuned = (untuned - session.Latents).pow(2).mean().item<float>();
@@ -84,10 +84,10 @@ public class ImagicEditorTests
     {
         var (_, editorA, sessionA) = Start();
         editorA.Train(sessionA);
-        var a = editorA.Sample(sessionA, 0.7, 0);
+        var a = editorA.Sample(sessionA, [0.7], 0);
         var (_, editorB, sessionB) = Start();
         editorB.Train(sessionB);
-        var b = editorB.Sample(sessionB, 0.7, 0);
+        var b = editorB.Sample(sessionB, [0.7], 0);
 
         Assert.True(Tensors.Identical(sessionA.OptimizedEmbedding, sessionB.OptimizedEmbedding));
         Assert.True(Tensors.Identical(a, b));
@@ -99,8 +99,8 @@ public class ImagicEditorTests
     {
         var eTgt = torch.ones(1, 2, 3);
         var eOpt = torch.zeros(1, 2, 3);
-        Assert.Equal(0.7f, ImagicEditor.Interpolate(eTgt, eOpt, 0.7)[0, 0, 0].item<float>(), 6);
-        Assert.True(Tensors.Identical(ImagicEditor.Interpolate(eTgt, eOpt, 0), eOpt));
+        Assert.Equal(0.7f, InterpolationSampling.Interpolate(eTgt, eOpt, 0.7)[0, 0, 0].item<float>(), 6);
+        Assert.True(Tensors.Identical(InterpolationSampling.Interpolate(eTgt, eOpt, 0), eOpt));
     }
 
     [Fact]

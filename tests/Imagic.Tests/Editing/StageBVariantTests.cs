@@ -103,8 +103,12 @@ public class StageBVariantTests
         using var cts = new CancellationTokenSource();
         var progress = new InlineProgress(p => { if (p.Stage == "stage B" && p.Step == 7) cts.Cancel(); });
         Assert.ThrowsAny<OperationCanceledException>(() => EditWorkflow.Start(interrupted, progress, cts.Token));
-        Assert.True(File.Exists(Path.Combine(interrupted.OutDir, "checkpoint", "lora.safetensors")));
-        Assert.False(File.Exists(Path.Combine(interrupted.OutDir, "checkpoint", "unet.safetensors")));
+        using (var state = SafeTensorsFile.Open(Path.Combine(interrupted.OutDir, "checkpoint", "state.safetensors")))
+        {
+            // The base weights are frozen under LoRA: the adapters are the whole trained state.
+            Assert.Contains(state.Entries.Keys, k => k.StartsWith("lora.", StringComparison.Ordinal));
+            Assert.DoesNotContain(state.Entries.Keys, k => k.StartsWith("unet.", StringComparison.Ordinal));
+        }
 
         var (resumed, _) = EditWorkflow.Resume(interrupted.OutDir);
 
