@@ -45,6 +45,11 @@ internal static class BenchCommand
             Description = "Classifier-free guidance scale of Imagic, SDEdit and text-to-image (default: the model's Imagic default; the inversion baseline sweeps its own).",
         };
         var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1] of every method (default: the model's Imagic default)." };
+        var imagicOptions = new Option<FileInfo?>("--imagic-options")
+        {
+            Description = "A JSON file of Imagic settings (the keys of imagic_defaults.json, e.g. {\"finetune_batch\": 4}) laid over the " +
+                "model's defaults before the other options: to try a candidate set of defaults on a subset.",
+        };
         var inversionPrompt = new Option<string>("--inversion-prompt")
         {
             Description = "What the DDIM-inversion baseline inverts the input with: 'source' (its true caption, the baseline's best case) or 'empty'.",
@@ -59,7 +64,7 @@ internal static class BenchCommand
             "  imagic bench --methods imagic --cases 14 --finetune-lr 3e-6 --out tune-b  (try Imagic settings on a subset)")
         {
             suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, embeddingLr, finetuneLr, guidance, rescale,
-            inversionPrompt,
+            imagicOptions, inversionPrompt,
         };
         command.SetAction(result =>
         {
@@ -75,6 +80,8 @@ internal static class BenchCommand
 
             string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
             var settings = BenchSettings.ForModel(modelDir);
+            if (result.GetValue(imagicOptions) is { } overlay)
+                settings = settings with { Imagic = settings.Imagic.Overlay(overlay.FullName) };
             if (isQuick) settings = settings.Quick();
             if (result.GetValue(steps) is int s) settings = settings with { SamplingSteps = s };
             if (result.GetValue(guidance) is double g) settings = settings with { GuidanceScale = g };
@@ -111,9 +118,12 @@ internal static class BenchCommand
                 throw;
             }
             Console.WriteLine($"Done in {clock.Elapsed.TotalMinutes:F1} min.");
+            var roundTrips = outputs.Results.Cases.Select(c => c.RoundTrip!).ToArray();
+            Console.WriteLine($"  VAE round trip of the inputs: kept {roundTrips.Count(r => r.AllPreserved) / (double)roundTrips.Length,4:P0}  " +
+                $"1-SSIM to input {roundTrips.Average(r => r.InputDistance):F3}");
             foreach (var row in outputs.Results.Summary.Where(r => r.Category == BenchReport.AllCategories))
                 Console.WriteLine($"  {row.Method,-9} {BenchReport.Setting(row.Parameter, row.Value),-14} success {row.EditSuccess,4:P0}  " +
-                    $"kept {row.AllPreserved,4:P0}  both {row.SuccessAndPreserved,4:P0}  PSNR {row.Psnr,5:F1}  SSIM {row.Ssim:F3}");
+                    $"kept {row.AllPreserved,4:P0}  both {row.SuccessAndPreserved,4:P0}  PSNR {row.Psnr,5:F1}  SSIM {row.Ssim:F3}  1-SSIM to input {row.InputDistance:F3}");
             Console.WriteLine($"  {outputs.ResultsPath}\n  {outputs.SummaryPath}\n  {outputs.ChartPath}\n  {outputs.InputChartPath}\n  {outputs.ExamplesPath}");
             return 0;
         });

@@ -153,6 +153,34 @@ public sealed record ImagicOptions
         }
     }
 
+    /// <summary>
+    /// These options with the properties of the JSON object in <paramref name="path"/> (the keys of
+    /// <c>imagic_defaults.json</c>) laid over them; keys the file does not name keep their values here.
+    /// </summary>
+    public ImagicOptions Overlay(string path)
+    {
+        try
+        {
+            var overlay = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+                as System.Text.Json.Nodes.JsonObject ?? throw new ImagicException($"{path} must hold a JSON object of Imagic settings.");
+            var merged = System.Text.Json.Nodes.JsonNode.Parse(ToJson())!.AsObject();
+            var known = merged.Select(kv => kv.Key).ToHashSet();
+            foreach (var (key, value) in overlay)
+            {
+                if (!known.Contains(key) && key != "lora_alpha")
+                    throw new ImagicException($"{path}: unknown Imagic setting '{key}'.");
+                merged[key] = value?.DeepClone();
+            }
+            var result = FromJson(merged.ToJsonString());
+            result.Validate();
+            return result;
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            throw new ImagicException($"{path} is not a readable JSON file of Imagic settings: {e.Message}", e);
+        }
+    }
+
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     public static ImagicOptions FromJson(string json) => JsonSerializer.Deserialize<ImagicOptions>(json, Json)!;

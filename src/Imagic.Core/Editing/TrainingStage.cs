@@ -98,10 +98,11 @@ public abstract class TrainingStage : IDisposable
         int step = (int)Get("step").item<long>();
         if (step < 0 || step > TotalSteps)
             throw new ImagicException($"Cannot resume {Name}: its checkpoint is at step {step}, outside 0…{TotalSteps}.");
+        // The trained tensors first: a state of other settings fails there, naming what it lacks.
+        ImportTrained(state);
         _generator.set_state(Get("generator"));
         Optimizer.ImportState(state.Where(kv => kv.Key.StartsWith("adam.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key["adam.".Length..], kv => kv.Value));
-        ImportTrained(state);
         Step = step;
     }
 

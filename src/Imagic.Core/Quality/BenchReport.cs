@@ -92,8 +92,16 @@ public static class BenchReport
         var s = bench.Settings;
         md.AppendLine(string.Create(inv,
             $"Every method: {s.SamplingSteps} DDIM steps, guidance {s.GuidanceScale} (inversion: swept), guidance rescale {s.Imagic.GuidanceRescale}, the case's own noise seed. " +
-            $"Imagic: stage A {s.Imagic.EmbeddingSteps} steps at lr {s.Imagic.EmbeddingLearningRate:G3}, stage B {s.Imagic.FinetuneSteps} steps at lr {s.Imagic.FinetuneLearningRate:G3}. " +
+            $"Imagic: stage A {s.Imagic.EmbeddingSteps} steps × {s.Imagic.EmbeddingBatch} at lr {s.Imagic.EmbeddingLearningRate:G3}, " +
+            $"stage B ({s.Imagic.FinetuneMethod.ToString().ToLowerInvariant()}{(s.Imagic.FinetuneUnconditional ? ", with the empty prompt" : "")}) " +
+            $"{s.Imagic.FinetuneSteps} steps × {s.Imagic.FinetuneBatch} at lr {s.Imagic.StageBLearningRate:G3}, " +
+            $"{s.Imagic.TimestepSampling.ToString().ToLowerInvariant()} timesteps, z₀ = posterior {s.Imagic.InputLatents.ToString().ToLowerInvariant()}. " +
             $"Inversion prompt: {(s.InversionPrompt == InversionPrompt.SourceCaption ? "the input's canonical caption" : "empty")}."));
+        var roundTrips = bench.Cases.Where(c => c.RoundTrip is not null).Select(c => c.RoundTrip!).ToArray();
+        if (roundTrips.Length > 0)
+            md.AppendLine(string.Create(inv,
+                $"VAE round trip of the inputs (the ceiling of reconstruction in latent space): 1 − SSIM to the input {roundTrips.Average(r => r.InputDistance):F3}, " +
+                $"kept {roundTrips.Count(r => r.AllPreserved) / (double)roundTrips.Length:P0}."));
         md.AppendLine();
         md.AppendLine("Columns: **success** = the detector reads the target value of every edited attribute; **kept** = every attribute " +
             "that should not change is unchanged (other attributes, background, second object, object count); **both** = success and kept; " +

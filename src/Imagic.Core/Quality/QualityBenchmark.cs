@@ -25,8 +25,10 @@ public sealed record MethodCaseResult(string Method, string Parameter, string Ca
 
 /// <summary>A case as the report lists it.</summary>
 /// <param name="Objects">Objects in the input scene (1 or 2): a second object is one more thing to keep.</param>
+/// <param name="RoundTrip">The input's VAE round trip (decode of the posterior mean) scored as an output of the case: the
+/// ceiling of how close any latent-space method, Imagic at η = 0 included, can come to the input. Null in old results.</param>
 public sealed record CaseInfo(string Id, EditCategory Category, long Seed, string SourceText, string TargetText,
-    IReadOnlyList<string> Edits, string Input, string GroundTruth, int Objects = 1);
+    IReadOnlyList<string> Edits, string Input, string GroundTruth, int Objects = 1, EditScore? RoundTrip = null);
 
 /// <summary>What <see cref="QualityBenchmark.Run"/> is asked to do.</summary>
 /// <param name="Methods">Method names in report order (see <see cref="EditMethod.AllNames"/>).</param>
@@ -142,6 +144,12 @@ public static class QualityBenchmark
 
         using var scope = torch.NewDisposeScope();
         var image = ImageTensors.ToTensor(input);
+        RgbImage roundTrip;
+        using (torch.no_grad())
+        using (var latents = pipe.EncodeImage(image))
+        using (var decoded = pipe.DecodeLatents(latents))
+            roundTrip = ImageTensors.ToImage(decoded);
+        info = info with { RoundTrip = EditMetrics.Measure(editCase, SceneImage.From(roundTrip), inputScene, truthScene) };
         var noise = EditMethod.CaseNoise(pipe, editCase, resolution);
         foreach (var method in methods)
         {

@@ -36,6 +36,29 @@ public class EditMethodsTests
     }
 
     [Fact]
+    public void Imagic_BenchmarkAndImagicEdit_GiveIdenticalImagesForTheSameCaseSeedAndSettings()
+    {
+        var settings = QualityTestData.Fast;
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        using var method = EditMethod.Create(EditMethod.ImagicName, pipe, settings);
+        var (image, noise) = Inputs(pipe);
+        var dir = TestPaths.NewTempDir();
+        var photo = Path.Combine(dir, "input.png");
+        ImageIO.SavePng(Case.Input(pipe.DefaultResolution).ToImage(), photo);
+        var options = settings.Imagic with
+        {
+            Seed = Case.Seed, SamplingSteps = settings.SamplingSteps, GuidanceScale = settings.GuidanceScale, EtaSweep = settings.Etas,
+        };
+
+        var bench = method.Edit(Case, image, noise);
+        var (_, sweep) = Imagic.Editing.EditWorkflow.Start(new Imagic.Editing.EditRequest(photo, Case.TargetText, TestPaths.TinySd1, Path.Combine(dir, "run"), options));
+
+        Assert.Equal(bench.Count, sweep.ImagePaths.Count);
+        for (int i = 0; i < bench.Count; i++)
+            Assert.True(bench[i].Image.Pixels.SequenceEqual(ImageIO.Load(sweep.ImagePaths[i]).Pixels), $"η = {bench[i].Value}: the images differ");
+    }
+
+    [Fact]
     public void Imagic_AfterACase_RestoresThePretrainedUNet()
     {
         using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
