@@ -12,6 +12,8 @@ public static class TestPaths
 
     public static string TinySd1 => Path.Combine(Shared, "reference", "tiny-sd1");
     public static string SdMini => Path.Combine(Shared, "bench", "sd-mini");
+    /// <summary>The bundled shapes model, models/shapes.</summary>
+    public static string BundledModel => Path.Combine(RepoRoot, "models", "shapes");
     public static string ReferenceTensors => Path.Combine(TinySd1, "reference.safetensors");
 
     /// <summary>A fresh empty folder under the system temp folder, for tests that write files.</summary>

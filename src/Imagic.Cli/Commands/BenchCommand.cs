@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Imagic.Editing;
 using Imagic.Pipelines;
 using Imagic.Quality;
 using Spectre.Console;
@@ -45,6 +46,11 @@ internal static class BenchCommand
             Description = "Classifier-free guidance scale of Imagic, SDEdit and text-to-image (default: the model's Imagic default; the inversion baseline sweeps its own).",
         };
         var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1] of every method (default: the model's Imagic default)." };
+        var recipe = new Option<string?>("--recipe")
+        {
+            Description = "Imagic's named settings: 'paper' or 'fast' (see imagic edit --help). Default: the model's own defaults.",
+        };
+        recipe.AcceptOnlyFromAmong([.. ImagicRecipes.Names]);
         var imagicOptions = new Option<FileInfo?>("--imagic-options")
         {
             Description = "A JSON file of Imagic settings (the keys of imagic_defaults.json, e.g. {\"finetune_batch\": 4}) laid over the " +
@@ -64,7 +70,7 @@ internal static class BenchCommand
             "  imagic bench --methods imagic --cases 14 --finetune-lr 3e-6 --out tune-b  (try Imagic settings on a subset)")
         {
             suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, embeddingLr, finetuneLr, guidance, rescale,
-            imagicOptions, inversionPrompt,
+            recipe, imagicOptions, inversionPrompt,
         };
         command.SetAction(result =>
         {
@@ -79,7 +85,7 @@ internal static class BenchCommand
             editSuite = editSuite.Take(caseCount);
 
             string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
-            var settings = BenchSettings.ForModel(modelDir);
+            var settings = BenchSettings.ForModel(modelDir, result.GetValue(recipe));
             if (result.GetValue(imagicOptions) is { } overlay)
                 settings = settings with { Imagic = settings.Imagic.Overlay(overlay.FullName) };
             if (isQuick) settings = settings.Quick();

@@ -22,6 +22,13 @@ internal static class EditCommand
             DefaultValueFactory = _ => "crop",
         };
         fit.AcceptOnlyFromAmong("crop", "pad");
+        var recipe = new Option<string?>("--recipe")
+        {
+            Description = "Named Imagic settings, applied before the options below: 'paper' (the paper's Stable Diffusion settings, the " +
+                "default for a model without imagic_defaults.json) or 'fast' (this project's, at most 1/5 of the paper's training " +
+                "compute). Default: the model's own defaults.",
+        };
+        recipe.AcceptOnlyFromAmong([.. ImagicRecipes.Names]);
         var seed = new Option<long?>("--seed") { Description = "The one seed behind every random draw of the edit. Default 0." };
         var embeddingSteps = new Option<int?>("--embedding-steps") { Description = "Stage A steps (paper, SD: 1000)." };
         var embeddingLr = new Option<double?>("--embedding-lr") { Description = "Stage A learning rate (paper, SD: 2e-3)." };
@@ -62,9 +69,10 @@ internal static class EditCommand
             "(C) interpolate towards the target text and sample an η sweep.\n" +
             "Defaults follow the paper's Stable Diffusion settings unless the model folder ships imagic_defaults.json (the bundled model does).\n" +
             "Examples:\n  imagic edit --image samples/red-circle.png --prompt \"a large blue circle in the center\"\n" +
+            "  imagic edit --image dog.jpg --prompt \"a photo of a dog standing\" --model ~/models/stable-diffusion-v1-5 --recipe fast\n" +
             "  imagic edit --resume runs/20261123-212000-a-dog-standing")
         {
-            image, prompt, model, output, resume, fit, seed, embeddingSteps, embeddingLr, finetuneSteps, finetuneLr, finetune, loraRank,
+            image, prompt, model, output, resume, fit, recipe, seed, embeddingSteps, embeddingLr, finetuneSteps, finetuneLr, finetune, loraRank,
             loraAlpha, loraLr, gradientCheckpointing, steps, guidance, rescale, eta, seeds, checkpointEvery,
         };
         command.SetAction(result =>
@@ -86,7 +94,7 @@ internal static class EditCommand
                 string imagePath = result.GetValue(image) ?? throw new ImagicException("--image is required (or --resume DIR).");
                 string text = result.GetValue(prompt) ?? throw new ImagicException("--prompt is required: describe the edited image.");
                 string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
-                var options = ImagicOptions.ForModel(modelDir);
+                var options = ImagicRecipes.Resolve(modelDir, result.GetValue(recipe));
                 options = options with
                 {
                     Seed = result.GetValue(seed) ?? options.Seed,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Imagic.Pipelines;
 using Imagic.Training;
@@ -161,23 +162,36 @@ public sealed record ImagicOptions
     {
         try
         {
-            var overlay = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
-                as System.Text.Json.Nodes.JsonObject ?? throw new ImagicException($"{path} must hold a JSON object of Imagic settings.");
-            var merged = System.Text.Json.Nodes.JsonNode.Parse(ToJson())!.AsObject();
-            var known = merged.Select(kv => kv.Key).ToHashSet();
-            foreach (var (key, value) in overlay)
-            {
-                if (!known.Contains(key) && key != "lora_alpha")
-                    throw new ImagicException($"{path}: unknown Imagic setting '{key}'.");
-                merged[key] = value?.DeepClone();
-            }
-            var result = FromJson(merged.ToJsonString());
-            result.Validate();
-            return result;
+            var overlay = JsonNode.Parse(File.ReadAllText(path), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+                as JsonObject ?? throw new ImagicException($"{path} must hold a JSON object of Imagic settings.");
+            return Overlay(overlay, path);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
             throw new ImagicException($"{path} is not a readable JSON file of Imagic settings: {e.Message}", e);
+        }
+    }
+
+    /// <summary>These options with the properties of <paramref name="overlay"/> laid over them; <paramref name="source"/> names it in errors.</summary>
+    public ImagicOptions Overlay(JsonObject overlay, string source)
+    {
+        var merged = JsonNode.Parse(ToJson())!.AsObject();
+        var known = merged.Select(kv => kv.Key).ToHashSet();
+        foreach (var (key, value) in overlay)
+        {
+            if (!known.Contains(key))
+                throw new ImagicException($"{source}: unknown Imagic setting '{key}'.");
+            merged[key] = value?.DeepClone();
+        }
+        try
+        {
+            var result = FromJson(merged.ToJsonString());
+            result.Validate();
+            return result;
+        }
+        catch (JsonException e)
+        {
+            throw new ImagicException($"{source}: {e.Message}", e);
         }
     }
 

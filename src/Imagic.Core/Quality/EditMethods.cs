@@ -48,11 +48,12 @@ public sealed record BenchSettings
 
     /// <summary>
     /// The settings for a model folder: sampling steps, guidance and stages A/B from its
-    /// <c>imagic_defaults.json</c> (<see cref="ImagicOptions.ForModel"/>), the sweeps at their defaults.
+    /// <c>imagic_defaults.json</c> (<see cref="ImagicOptions.ForModel"/>) or the named <paramref name="recipe"/>
+    /// (<see cref="ImagicRecipes.Resolve"/>), the sweeps at their defaults.
     /// </summary>
-    public static BenchSettings ForModel(string modelDir)
+    public static BenchSettings ForModel(string modelDir, string? recipe = null)
     {
-        var imagic = ImagicOptions.ForModel(modelDir);
+        var imagic = ImagicRecipes.Resolve(modelDir, recipe);
         return new BenchSettings { SamplingSteps = imagic.SamplingSteps, GuidanceScale = imagic.GuidanceScale, Imagic = imagic };
     }
 
