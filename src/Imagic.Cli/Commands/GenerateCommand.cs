@@ -13,7 +13,7 @@ internal static class GenerateCommand
     {
         var model = new Option<string>("--model", "-m")
         {
-            Description = "Model folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).",
+            Description = "Model: a folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or a single-file SD 1.x/2.x checkpoint (.safetensors, original LDM layout).",
             Required = true,
         };
         var prompt = new Option<string>("--prompt", "-p") { Description = "What the image should show.", Required = true };
@@ -48,6 +48,7 @@ internal static class GenerateCommand
         {
             model, prompt, negative, steps, guidance, rescale, seed, height, width, latents, output,
         };
+        var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
             string outPath = result.GetValue(output)!;
@@ -57,7 +58,7 @@ internal static class GenerateCommand
             if (options.Steps < 1) throw new ImagicException("--steps must be at least 1.");
 
             torch.set_num_threads(Environment.ProcessorCount);
-            using var pipe = StableDiffusionPipeline.Load(result.GetValue(model)!);
+            using var pipe = StableDiffusionPipeline.Load(result.GetValue(model)!, loading.Read(result));
             pipe.Warn = message => Console.Error.WriteLine($"warning: {message}");
 
             torch.Tensor? init = null;
