@@ -29,7 +29,7 @@ public class SingleFileCheckpointTests
     public void Sd1TinySingleFile_LoadsTheSameTensorsAsItsFolder()
     {
         // Given the tiny SD 1.x reference written as one LDM-layout file
-        var file = SingleFileTestData.ToSingleFile(TestPaths.TinySd1, LdmTextLayout.OpenAiClip);
+        var file = SingleFileTestData.Sd1TinyFile();
 
         // When it is loaded with the folder's configs
         using var folder = StableDiffusionPipeline.Load(TestPaths.TinySd1);
@@ -45,7 +45,7 @@ public class SingleFileCheckpointTests
     public void Sd1SingleFile_HasTheOriginalKeyNames()
     {
         // Given the tiny SD 1.x reference written as one file
-        var file = SingleFileTestData.ToSingleFile(TestPaths.TinySd1, LdmTextLayout.OpenAiClip);
+        var file = SingleFileTestData.Sd1TinyFile();
 
         // When its keys are listed
         using var st = SafeTensorsFile.Open(file);
@@ -115,7 +115,7 @@ public class SingleFileCheckpointTests
     public void GenerateFromSingleFile_EqualsGenerateFromFolder_Bitwise()
     {
         // Given the tiny SD 1.x reference as a folder and as one file
-        var file = SingleFileTestData.ToSingleFile(TestPaths.TinySd1, LdmTextLayout.OpenAiClip);
+        var file = SingleFileTestData.Sd1TinyFile();
         using var folder = StableDiffusionPipeline.Load(TestPaths.TinySd1);
         using var single = StableDiffusionPipeline.Load(file, new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1 });
 
@@ -152,7 +152,7 @@ public class SingleFileCheckpointTests
     [Fact]
     public void SingleFile_WithoutConfig_OfNoKnownFamily_FailsNamingTheWidth()
     {
-        var file = SingleFileTestData.ToSingleFile(TestPaths.TinySd1, LdmTextLayout.OpenAiClip);
+        var file = SingleFileTestData.Sd1TinyFile();
         var e = Assert.Throws<ImagicException>(() => StableDiffusionPipeline.Load(file, new PipelineLoadOptions { TokenizerDir = Tokenizer }));
         Assert.Contains("cross-attention width is 32", e.Message);
         Assert.Contains("--config", e.Message);
@@ -162,7 +162,7 @@ public class SingleFileCheckpointTests
     public void SingleFile_WithAMissingKey_FailsNamingIt()
     {
         const string dropped = "model.diffusion_model.output_blocks.4.1.proj_out.weight";
-        var file = SingleFileTestData.Rewrite(SingleFileTestData.ToSingleFile(TestPaths.TinySd1, LdmTextLayout.OpenAiClip), keep: k => k != dropped);
+        var file = SingleFileTestData.Rewrite(SingleFileTestData.Sd1TinyFile(), keep: k => k != dropped);
         var e = Assert.Throws<ImagicException>(() => StableDiffusionPipeline.Load(file, new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1 }));
         Assert.Contains("missing", e.Message);
         Assert.Contains(dropped, e.Message);
@@ -172,7 +172,7 @@ public class SingleFileCheckpointTests
     public void SingleFile_WithAnUnknownKey_FailsNamingIt()
     {
         const string stray = "model.diffusion_model.input_blocks.1.1.extra.weight";
-        var file = SingleFileTestData.Rewrite(SingleFileTestData.ToSingleFile(TestPaths.TinySd1, LdmTextLayout.OpenAiClip),
+        var file = SingleFileTestData.Rewrite(SingleFileTestData.Sd1TinyFile(),
             extra: new Dictionary<string, Tensor> { [stray] = torch.zeros(2) });
         var e = Assert.Throws<ImagicException>(() => StableDiffusionPipeline.Load(file, new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1 }));
         Assert.Contains(stray, e.Message);
@@ -181,7 +181,7 @@ public class SingleFileCheckpointTests
     [Fact]
     public void SingleFile_WithEmaWeightsAndScheduleBuffers_IgnoresThem()
     {
-        var file = SingleFileTestData.Rewrite(SingleFileTestData.ToSingleFile(TestPaths.TinySd1, LdmTextLayout.OpenAiClip),
+        var file = SingleFileTestData.Rewrite(SingleFileTestData.Sd1TinyFile(),
             extra: new Dictionary<string, Tensor>
             {
                 ["model_ema.diffusion_modelinput_blocks00weight"] = torch.zeros(2),

@@ -18,6 +18,14 @@ internal static class SingleFileTestData
 {
     static readonly object Lock = new();
     static string? _sd2Folder;
+    static string? _sd1File;
+
+    /// <summary>The tiny SD 1.x reference as one LDM-layout file, written once per test run; read it, do not change it.</summary>
+    public static string Sd1TinyFile()
+    {
+        lock (Lock)
+            return _sd1File ??= ToSingleFile(TestPaths.TinySd1, LdmTextLayout.OpenAiClip);
+    }
 
     /// <summary>An SD 2.x-shaped tiny diffusers folder: OpenCLIP-style gelu text encoder, linear projections, head list, '!' padding.</summary>
     public static string Sd2TinyFolder()
