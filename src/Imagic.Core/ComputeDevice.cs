@@ -16,6 +16,8 @@ public static class ComputeDevice
     /// <summary>The default device: the CPU, as diffusers loads by default.</summary>
     public static Device Cpu { get; } = torch.CPU;
 
+    public static bool IsCpu(Device device) => device.type == DeviceType.CPU;
+
     /// <summary>
     /// Parses <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. Throws <see cref="ImagicException"/> for other names, and for
     /// CUDA when the libtorch this program runs on has no CUDA support or no such GPU.

@@ -46,7 +46,7 @@ public sealed class ImagicEditor
         if (string.IsNullOrWhiteSpace(targetText))
             throw new ImagicException("The target text is empty: describe the edited image, e.g. \"a photo of a dog standing\".");
         _pipe.CheckImageSize((int)image.shape[2], (int)image.shape[3]);
-        using var vaeGenerator = new Generator(SeedFor(Options.Seed, 0), torch.CPU);
+        using var vaeGenerator = new Generator(SeedFor(Options.Seed, 0), _pipe.Device);
         var latents = _pipe.EncodeImage(image, vaeGenerator);
         var eTgt = _pipe.EncodePrompt(targetText);
         return new EditSession
@@ -100,7 +100,7 @@ public sealed class ImagicEditor
         var eOpt = session.OptimizedEmbedding.detach();
         try
         {
-            using var loraGenerator = new Generator(SeedFor(Options.Seed, 4), torch.CPU);
+            using var loraGenerator = new Generator(SeedFor(Options.Seed, 4), _pipe.Device);
             using var tuning = UNetFineTuning.Begin(_pipe.UNet, Options.FineTuneSettings, Options.StageBLearningRate, loraGenerator);
             if (tuning.Lora is not null && session.Step > 0)
                 tuning.Lora.ImportState(session.LoraState
@@ -125,7 +125,7 @@ public sealed class ImagicEditor
         Func<Tensor> context, IProgress<StepProgress>? progress, CancellationToken cancellation,
         Func<Dictionary<string, Tensor>?>? adapterState = null)
     {
-        using var generator = new Generator(seed, torch.CPU);
+        using var generator = new Generator(seed, _pipe.Device);
         if (session.Step > 0)
         {
             if (session.GeneratorState is null || session.OptimizerState is null)
@@ -201,8 +201,8 @@ public sealed class ImagicEditor
         var e = Interpolate(session.TargetEmbedding, session.OptimizedEmbedding, eta);
         _uncond ??= _pipe.EncodePrompt("").DetachFromDisposeScope();
         var uncond = _uncond;
-        using var generator = new Generator(SeedFor(sampleSeed, 3), torch.CPU);
-        var noise = torch.randn(session.Latents.shape, generator: generator);
+        using var generator = new Generator(SeedFor(sampleSeed, 3), _pipe.Device);
+        var noise = torch.randn(session.Latents.shape, device: _pipe.Device, generator: generator);
         return _pipe.Sample(e, uncond, noise, Options.Sampling, generator, progress, cancellation).MoveToOuterDisposeScope();
     }
 

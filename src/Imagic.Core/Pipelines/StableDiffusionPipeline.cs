@@ -149,7 +149,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     void MoveTo(Device device)
     {
         Device = device;
-        if (device.type == DeviceType.CPU) return;
+        if (ComputeDevice.IsCpu(device)) return; // built there
         TextEncoder.to(device);
         UNet.to(device);
         Vae?.to(device);

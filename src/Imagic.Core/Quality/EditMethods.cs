@@ -169,7 +169,7 @@ public abstract class EditMethod : IDisposable
     /// <summary>The case's noise: a standard normal latent [1, C, H/f, W/f] drawn from <see cref="EditCase.Seed"/>.</summary>
     public static Tensor CaseNoise(StableDiffusionPipeline pipe, EditCase editCase, int resolution)
     {
-        using var generator = new Generator((ulong)editCase.Seed, torch.CPU);
+        using var generator = new Generator((ulong)editCase.Seed, pipe.Device);
         return pipe.InitialNoise(resolution, resolution, generator);
     }
 
@@ -299,7 +299,7 @@ sealed class SdEditMethod(StableDiffusionPipeline pipe, BenchSettings settings) 
             Tensor? sampled = null; // owned here: Sample's result belongs to no dispose scope
             if (tail.Length > 0)
             {
-                var noised = ddpm.AddNoise(z0, noise, torch.tensor(new[] { tail[0] }));
+                var noised = ddpm.AddNoise(z0, noise, torch.tensor(new[] { tail[0] }, device: Pipe.Device));
                 sampled = Pipe.Sample(cond, Uncond, noised, Sampling(Settings.GuidanceScale), cancellation: cancellation,
                     skipSteps: timesteps.Length - run);
             }
