@@ -68,7 +68,10 @@ public sealed class StableDiffusionPipeline : IDisposable
     {
         options ??= new PipelineLoadOptions();
         var device = options.Device ?? ComputeDevice.Cpu;
-        var pipe = SingleFileCheckpoint.IsSingleFile(path) ? LoadSingleFile(path, options) : LoadFolder(path);
+        bool singleFile = SingleFileCheckpoint.IsSingleFile(path);
+        if (!singleFile && options.ConfigDir is not null)
+            throw new ImagicException($"--config describes a single-file checkpoint, but {path} is a model folder, which has its own configs; leave --config out.");
+        var pipe = singleFile ? LoadSingleFile(path, options) : LoadFolder(path);
         if (options.PredictionType is PredictionType prediction)
             pipe.SchedulerConfig = pipe.SchedulerConfig with { PredictionType = prediction };
         pipe.CheckComponentsAgree();

@@ -229,6 +229,13 @@ public class SingleFileCheckpointTests
     }
 
     [Fact]
+    public void FolderModel_WithAConfigFolder_FailsSayingItHasItsOwnConfigs()
+    {
+        var e = Assert.Throws<ImagicException>(() => StableDiffusionPipeline.Load(TestPaths.TinySd1, new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1 }));
+        Assert.Contains("has its own configs", e.Message);
+    }
+
+    [Fact]
     public void FileWithoutAUNet_IsAnUnknownFamily()
     {
         var path = SingleFileTestData.SparseFile(new Dictionary<string, long[]> { ["encoder.layer.0.weight"] = [4, 4] });
