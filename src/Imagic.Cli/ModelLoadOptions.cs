@@ -26,6 +26,12 @@ internal sealed class ModelLoadOptions
             "config; for a single file, epsilon for SD 1.x and v_prediction for SD 2.x (pass epsilon for 2.x base models).",
     };
 
+    readonly Option<bool> _ema = new("--ema")
+    {
+        Description = "For a single-file checkpoint that keeps both (e.g. v1-5-pruned.safetensors): load the UNet's EMA weights (model_ema.*) " +
+            "instead of its training weights. The -emaonly files need no flag.",
+    };
+
     ModelLoadOptions() => _predictionType.AcceptOnlyFromAmong("epsilon", "v_prediction");
 
     /// <summary>Adds the options to <paramref name="command"/>; <paramref name="modelOptions"/> false adds only --device.</summary>
@@ -37,6 +43,7 @@ internal sealed class ModelLoadOptions
         {
             command.Options.Add(options._config);
             command.Options.Add(options._predictionType);
+            command.Options.Add(options._ema);
         }
         return options;
     }
@@ -54,6 +61,7 @@ internal sealed class ModelLoadOptions
             "v_prediction" => PredictionType.VPrediction,
             _ => null,
         },
+        UseEma = result.GetValue(_ema),
         TokenizerDir = BundledModel.TokenizerDir(),
     };
 }

@@ -112,7 +112,7 @@ public static class LdmKeys
 
     /// <summary>
     /// True for checkpoint keys that are known and deliberately not loaded: EMA copies (<c>model_ema.*</c>), the
-    /// noise-schedule buffers, the VAE's training loss, CLIP's <c>position_ids</c>, and OpenCLIP's projection, logit
+    /// noise-schedule buffers, the VAE's training loss, CLIP's <c>position_ids</c> (positions are 0…76), and OpenCLIP's projection, logit
     /// scale and attention mask (SD 2.x uses the penultimate layer's output, before any of them).
     /// </summary>
     public static bool IsIgnored(string key) =>
@@ -120,7 +120,17 @@ public static class LdmKeys
         || ScheduleBuffers.Contains(key)
         || key.StartsWith(VaePrefix + "loss.", StringComparison.Ordinal)
         || key == OpenAiClipPrefix + "text_model.embeddings.position_ids"
+        // diffusers' convert_diffusers_to_original_stable_diffusion.py copies an SD 2.x text encoder's position_ids as is.
+        || key == OpenClipPrefix + "text_model.embeddings.position_ids"
         || key is OpenClipPrefix + "text_projection" or OpenClipPrefix + "logit_scale" or OpenClipPrefix + "attn_mask";
+
+    /// <summary>
+    /// The EMA copy of a UNet key, as LDM's <c>LitEma</c> stores it: <c>model_ema.</c> and the parameter's name in the
+    /// diffusion wrapper with its dots removed (<c>model.diffusion_model.out.2.weight</c> →
+    /// <c>model_ema.diffusion_modelout2weight</c>). Only the UNet has an EMA.
+    /// </summary>
+    public static string EmaKey(string unetKey) =>
+        "model_ema." + unetKey["model.".Length..].Replace(".", "", StringComparison.Ordinal);
 
     /// <summary>The index N of a key under <c>cond_stage_model.model.transformer.resblocks.N.</c>, or null.</summary>
     public static int? OpenClipResblock(string key)

@@ -282,10 +282,14 @@ public sealed class SingleFileCheckpoint : IDisposable
     /// </summary>
     /// <exception cref="ImagicException">A parameter's key is missing or has the wrong shape, or a key of the file
     /// belongs to no parameter. The message names the key.</exception>
-    public void LoadInto(ClipTextModel text, UNet2DConditionModel unet, AutoencoderKL vae)
+    /// <param name="useEma">Load the UNet's EMA weights (<c>model_ema.*</c>) instead of its training weights. Default
+    /// false: files such as <c>v1-5-pruned-emaonly</c> already hold the EMA weights as the model's.</param>
+    public void LoadInto(ClipTextModel text, UNet2DConditionModel unet, AutoencoderKL vae, bool useEma = false)
     {
         var layout = LdmLayout.From(TextLayout, unet.Config, vae.Config);
-        var plan = Plan(layout, (SdComponent.TextEncoder, text), (SdComponent.UNet, unet), (SdComponent.Vae, vae));
+        if (useEma && !_entries.Keys.Any(k => k.StartsWith("model_ema.", StringComparison.Ordinal)))
+            throw new ImagicException($"{Path} holds no EMA weights (model_ema.* keys); load it without asking for them.");
+        var plan = Plan(layout, useEma, (SdComponent.TextEncoder, text), (SdComponent.UNet, unet), (SdComponent.Vae, vae));
         var byKey = plan.GroupBy(p => p.Source.Key).OrderBy(g => _entries[g.Key].Begin);
         foreach (var group in byKey)
         {
@@ -306,11 +310,11 @@ public sealed class SingleFileCheckpoint : IDisposable
 
     /// <summary>Checks, without reading weights, that the models and the checkpoint's keys match one to one.</summary>
     public void CheckKeys(ClipTextModel text, UNet2DConditionModel unet, AutoencoderKL vae) =>
-        Plan(LdmLayout.From(TextLayout, unet.Config, vae.Config), (SdComponent.TextEncoder, text), (SdComponent.UNet, unet), (SdComponent.Vae, vae));
+        Plan(LdmLayout.From(TextLayout, unet.Config, vae.Config), false, (SdComponent.TextEncoder, text), (SdComponent.UNet, unet), (SdComponent.Vae, vae));
 
     sealed record Step(LdmKey Source, string TargetName, Tensor Target);
 
-    List<Step> Plan(LdmLayout layout, params (SdComponent Component, Module Module)[] components)
+    List<Step> Plan(LdmLayout layout, bool useEma, params (SdComponent Component, Module Module)[] components)
     {
         var steps = new List<Step>();
         var missing = new List<string>();
@@ -320,6 +324,7 @@ public sealed class SingleFileCheckpoint : IDisposable
             {
                 var source = LdmKeys.ToLdm(component, name, layout);
                 if (source is null) { noCounterpart.Add($"{component} '{name}'"); continue; }
+                if (useEma && component == SdComponent.UNet) source = source with { Key = LdmKeys.EmaKey(source.Key) };
                 if (!_entries.ContainsKey(source.Key)) { missing.Add(source.Key); continue; }
                 steps.Add(new Step(source, $"{component}.{name}", target));
             }
@@ -335,6 +340,7 @@ public sealed class SingleFileCheckpoint : IDisposable
             ? 1 + _entries.Keys.Max(k => LdmKeys.OpenClipResblock(k) ?? -1) : 0;
         var unexpected = _entries.Keys
             .Where(k => !used.Contains(k) && !LdmKeys.IsIgnored(k))
+            .Where(k => !(useEma && k.StartsWith(LdmKeys.UNetPrefix, StringComparison.Ordinal))) // replaced by their EMA
             // The 24th OpenCLIP resblock of an original SD 2.x file: SD 2.x uses the penultimate layer's output.
             .Where(k => !(storedLayers == textLayers + 1 && LdmKeys.OpenClipResblock(k) == textLayers))
             .OrderBy(k => k, StringComparer.Ordinal).ToList();

@@ -23,6 +23,13 @@ public sealed record PipelineLoadOptions
     public PredictionType? PredictionType { get; init; }
 
     /// <summary>
+    /// For a single-file checkpoint that keeps both the training and the EMA weights of its UNet (e.g.
+    /// <c>v1-5-pruned.safetensors</c>): load the EMA ones (<c>model_ema.*</c>). Default false: the training weights, which
+    /// in the <c>-emaonly</c> files already are the EMA weights.
+    /// </summary>
+    public bool UseEma { get; init; }
+
+    /// <summary>
     /// For a single-file checkpoint, which carries no vocabulary: a folder with CLIP's <c>vocab.json</c>,
     /// <c>merges.txt</c> and <c>tokenizer_config.json</c> (the CLI passes the bundled model's). Used unless
     /// <see cref="ConfigDir"/> has a <c>tokenizer/</c>. Default: null.

@@ -134,7 +134,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         var vae = new AutoencoderKL(configs.Vae);
         try
         {
-            checkpoint.LoadInto(textEncoder, unet, vae);
+            checkpoint.LoadInto(textEncoder, unet, vae, options.UseEma);
         }
         catch
         {

@@ -100,6 +100,8 @@ public class SingleFileCheckpointTests
                 extra[key.Replace("resblocks.1.", "resblocks.2.")] = st.Read(key) + 1;
         extra["cond_stage_model.model.text_projection"] = torch.ones(32, 32);
         extra["cond_stage_model.model.logit_scale"] = torch.tensor(4.6f);
+        // What diffusers' convert_diffusers_to_original_stable_diffusion.py writes for a text encoder file that stored position_ids
+        extra["cond_stage_model.model.text_model.embeddings.position_ids"] = torch.arange(77).unsqueeze(0);
         var original = SingleFileTestData.Rewrite(written, extra: extra, prefix: "state_dict.");
 
         // When it is loaded (nested under state_dict, as some exporters write)
@@ -191,6 +193,39 @@ public class SingleFileCheckpointTests
         using var folder = StableDiffusionPipeline.Load(TestPaths.TinySd1);
         using var single = StableDiffusionPipeline.Load(file, new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1 });
         AssertSameTensors(folder, single);
+    }
+
+    [Fact]
+    public void SingleFile_WithEmaWeights_LoadsThemWhenAskedFor()
+    {
+        // Given a file with training weights and, as LDM's LitEma names them, different EMA weights of the UNet
+        var source = SingleFileTestData.Sd1TinyFile();
+        var ema = new Dictionary<string, Tensor>();
+        using (var st = SafeTensorsFile.Open(source))
+            foreach (var key in st.Entries.Keys.Where(k => k.StartsWith(LdmKeys.UNetPrefix)))
+                ema[LdmKeys.EmaKey(key)] = st.Read(key) + 1;
+        Assert.Contains("model_ema.diffusion_modelout2weight", ema.Keys);
+        var file = SingleFileTestData.Rewrite(source, extra: ema);
+
+        // When it is loaded with and without asking for the EMA
+        using var folder = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        using var plain = StableDiffusionPipeline.Load(file, new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1 });
+        using var averaged = StableDiffusionPipeline.Load(file, new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1, UseEma = true });
+
+        // Then the UNet holds the training weights by default and the EMA weights when asked; the rest is the same
+        AssertSameTensors(folder, plain);
+        foreach (var (name, p) in folder.UNet.named_parameters())
+            Assert.True(Tensors.Identical(p + 1, averaged.UNet.get_parameter(name)!), name);
+        foreach (var (name, p) in folder.Vae!.named_parameters())
+            Assert.True(Tensors.Identical(p, averaged.Vae!.get_parameter(name)!), name);
+    }
+
+    [Fact]
+    public void SingleFile_WithoutEmaWeights_WhenAskedForThem_FailsSayingSo()
+    {
+        var e = Assert.Throws<ImagicException>(() => StableDiffusionPipeline.Load(SingleFileTestData.Sd1TinyFile(),
+            new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1, UseEma = true }));
+        Assert.Contains("no EMA weights", e.Message);
     }
 
     [Theory]
