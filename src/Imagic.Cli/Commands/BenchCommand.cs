@@ -26,7 +26,7 @@ internal static class BenchCommand
             Description = $"Comma-separated methods to run, from {string.Join(",", EditMethod.AllNames)}.",
             DefaultValueFactory = _ => string.Join(",", EditMethod.AllNames),
         };
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder (diffusers layout). Default: the bundled shapes model." };
+        var model = new Option<string?>("--model", "-m") { Description = "Model folder (diffusers layout) or single-file .safetensors checkpoint. Default: the bundled shapes model." };
         var cases = new Option<int?>("--cases", "-n")
         {
             Description = $"Run only the first N cases (still balanced over the categories). Default: all {EditSuite.DefaultCasesPerCategory * EditSuite.Categories.Count}, or {QuickCasesPerCategory * EditSuite.Categories.Count} with --quick.",
@@ -72,6 +72,7 @@ internal static class BenchCommand
             suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, embeddingLr, finetuneLr, guidance, rescale,
             recipe, imagicOptions, inversionPrompt,
         };
+        var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
@@ -106,7 +107,7 @@ internal static class BenchCommand
             string outDir = result.GetValue(output)!;
             string label = "imagic " + string.Join(' ', result.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value));
 
-            using var pipe = StableDiffusionPipeline.Load(modelDir);
+            using var pipe = StableDiffusionPipeline.Load(modelDir, loading.Read(result));
             pipe.Warn = m => Console.Error.WriteLine($"warning: {m}");
             Console.WriteLine($"Benchmark {editSuite.Version} ({editSuite.Cases.Count} cases, fingerprint {editSuite.Fingerprint}) " +
                 $"on {modelDir}: {string.Join(", ", names)}; {settings.SamplingSteps} sampling steps.");

@@ -13,7 +13,7 @@ internal static class EditCommand
     {
         var image = new Option<string?>("--image", "-i") { Description = "The photo to edit (PNG, JPEG or WebP). It is never modified." };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The target text: a description of the edited image, e.g. \"a photo of a dog standing\"." };
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder (diffusers layout). Default: the bundled shapes model." };
+        var model = new Option<string?>("--model", "-m") { Description = "Model folder (diffusers layout) or single-file .safetensors checkpoint. Default: the bundled shapes model." };
         var output = new Option<string?>("--out", "-o") { Description = "New or empty folder for the edit run. Default: runs/<time>-<prompt>." };
         var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from its folder; the result equals an uninterrupted run." };
         var fit = new Option<string>("--fit")
@@ -75,6 +75,7 @@ internal static class EditCommand
             image, prompt, model, output, resume, fit, recipe, seed, embeddingSteps, embeddingLr, finetuneSteps, finetuneLr, finetune, loraRank,
             loraAlpha, loraLr, gradientCheckpointing, steps, guidance, rescale, eta, seeds, checkpointEvery,
         };
+        var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
@@ -87,7 +88,7 @@ internal static class EditCommand
                     throw new ImagicException("--resume continues a run with its own image and prompt; do not pass --image or --prompt.");
                 Console.WriteLine($"Resuming {Path.GetFullPath(resumeDir)}");
                 outcome = RunWithCheckpointHint(resumeDir, () => ConsoleProgress.Run("edit", progress =>
-                    EditWorkflow.Resume(resumeDir, result.GetValue(model), result.GetValue(seeds), progress, ctrlC.Token, warn)));
+                    EditWorkflow.Resume(resumeDir, result.GetValue(model), result.GetValue(seeds), progress, ctrlC.Token, warn, loading.Read(result))));
             }
             else
             {
@@ -120,7 +121,7 @@ internal static class EditCommand
                 };
                 string outDir = result.GetValue(output) ?? DefaultRunDir(text);
                 var request = new EditRequest(imagePath, text, modelDir, outDir, options,
-                    result.GetValue(fit) == "pad" ? FitMode.Pad : FitMode.CenterCrop, result.GetValue(seeds));
+                    result.GetValue(fit) == "pad" ? FitMode.Pad : FitMode.CenterCrop, result.GetValue(seeds), loading.Read(result));
                 Console.WriteLine($"Editing {imagePath} towards \"{text}\" with {modelDir}");
                 Console.WriteLine($"Run folder: {Path.GetFullPath(outDir)}");
                 if (options.FinetuneMethod == FinetuneMethod.Lora)

@@ -19,7 +19,7 @@ internal static class EvalModelCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder. Default: the bundled shapes model." };
+        var model = new Option<string?>("--model", "-m") { Description = "Model folder, or a single-file .safetensors checkpoint. Default: the bundled shapes model." };
         var samples = new Option<int>("--samples", "-n") { Description = "Number of random captions (one image each).", DefaultValueFactory = _ => 200 };
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale.", DefaultValueFactory = _ => 5 };
         var rescale = new Option<double?>("--guidance-rescale")
@@ -41,12 +41,13 @@ internal static class EvalModelCommand
         {
             model, samples, guidance, rescale, steps, seed, output, sensitivity,
         };
+        var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
             string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
-            using var pipe = StableDiffusionPipeline.Load(modelDir);
+            using var pipe = StableDiffusionPipeline.Load(modelDir, loading.Read(result));
             var options = new ModelEvaluator.Options(result.GetValue(samples), result.GetValue(guidance), result.GetValue(steps), result.GetValue(seed),
                 GuidanceRescale: result.GetValue(rescale) ?? ImagicOptions.ForModel(modelDir).GuidanceRescale);
             var (accuracy, images) = ConsoleProgress.Run("eval-model", progress => ModelEvaluator.Evaluate(pipe, options, progress, ctrlC.Token));

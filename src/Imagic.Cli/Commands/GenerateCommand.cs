@@ -11,10 +11,9 @@ internal static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m")
+        var model = new Option<string?>("--model", "-m")
         {
-            Description = "Model folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).",
-            Required = true,
+            Description = "Model: a folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or a single-file SD 1.x/2.x checkpoint (.safetensors, original LDM layout). Default: the bundled shapes model.",
         };
         var prompt = new Option<string>("--prompt", "-p") { Description = "What the image should show.", Required = true };
         var negative = new Option<string>("--negative-prompt")
@@ -48,6 +47,7 @@ internal static class GenerateCommand
         {
             model, prompt, negative, steps, guidance, rescale, seed, height, width, latents, output,
         };
+        var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
             string outPath = result.GetValue(output)!;
@@ -57,7 +57,7 @@ internal static class GenerateCommand
             if (options.Steps < 1) throw new ImagicException("--steps must be at least 1.");
 
             torch.set_num_threads(Environment.ProcessorCount);
-            using var pipe = StableDiffusionPipeline.Load(result.GetValue(model)!);
+            using var pipe = StableDiffusionPipeline.Load(result.GetValue(model) ?? BundledModel.Resolve(), loading.Read(result));
             pipe.Warn = message => Console.Error.WriteLine($"warning: {message}");
 
             torch.Tensor? init = null;

@@ -26,6 +26,7 @@ internal static class SampleCommand
         {
             run, eta, seeds, seed, steps, guidance, rescale, model,
         };
+        var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
@@ -33,7 +34,7 @@ internal static class SampleCommand
             var etas = EditCommand.ParseEtas(result.GetValue(eta)!);
             var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,
                 result.GetValue(seeds), result.GetValue(seed), result.GetValue(steps), result.GetValue(guidance), result.GetValue(rescale),
-                result.GetValue(model), progress, ctrlC.Token));
+                result.GetValue(model), progress, ctrlC.Token, loading.Read(result)));
             Console.WriteLine($"Grid: {sweep.GridPath}");
             foreach (var path in sweep.ImagePaths)
                 Console.WriteLine($"  {path}");

@@ -44,6 +44,7 @@ internal static class TrainCommand
         {
             output, work, tokenizer, vaeSteps, steps, batch, lr, highNoiseShare, highNoiseStart, minSnrGamma, seed, checkpointEvery, threads, fp16,
         };
+        var loading = ModelLoadOptions.AddTo(command, modelOptions: false);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
@@ -60,7 +61,7 @@ internal static class TrainCommand
                 Seed = result.GetValue(seed),
                 CheckpointEvery = result.GetValue(checkpointEvery),
             };
-            var trainer = new ShapesTrainer(result.GetValue(work)!, result.GetValue(tokenizer)!, options);
+            var trainer = new ShapesTrainer(result.GetValue(work)!, result.GetValue(tokenizer)!, options, device: loading.Device(result));
             if (trainer.ReadState() is { } state)
                 Console.WriteLine($"Resuming from {state.Phase} step {state.Step}.");
             var started = DateTime.UtcNow;

@@ -29,8 +29,11 @@ public static class FlopCounter
         }
         using (torch.no_grad())
         using (var scope = torch.NewDisposeScope())
-            unet.Forward(torch.zeros(batch, unet.Config.InChannels, latentSize, latentSize), torch.tensor(500L),
-                torch.zeros(batch, contextTokens, unet.Config.CrossAttentionDim));
+        {
+            var device = unet.parameters().First().device;
+            unet.Forward(torch.zeros(batch, unet.Config.InChannels, latentSize, latentSize, device: device), torch.tensor(500L, device: device),
+                torch.zeros(batch, contextTokens, unet.Config.CrossAttentionDim, device: device));
+        }
         foreach (var r in removers) r.Dispose();
         return total + AttentionMatmuls(unet, batch, latentSize, contextTokens);
     }

@@ -49,10 +49,11 @@ public static class SpeedBenchmark
         int channels = unet.Config.InChannels, width = unet.Config.CrossAttentionDim;
         double flops1 = FlopCounter.UNetForward(unet, 1, latentSize);
         double flops2 = 2 * flops1;
-        var z0 = torch.randn(1, channels, latentSize, latentSize).DetachFromDisposeScope();
-        var context = torch.randn(1, 77, width).DetachFromDisposeScope();
-        var uncond = torch.randn(1, 77, width).DetachFromDisposeScope();
-        using var generator = new Generator(0, torch.CPU);
+        var device = unet.parameters().First().device; // everything runs where the UNet is
+        var z0 = torch.randn(1, channels, latentSize, latentSize, device: device).DetachFromDisposeScope();
+        var context = torch.randn(1, 77, width, device: device).DetachFromDisposeScope();
+        var uncond = torch.randn(1, 77, width, device: device).DetachFromDisposeScope();
+        using var generator = new Generator(0, device);
         var steps = new List<TimedStep>();
         foreach (var p in unet.parameters()) p.requires_grad = false;
 
@@ -80,19 +81,19 @@ public static class SpeedBenchmark
         unet.eval();
 
         // Stage C: one guided DDIM step (the UNet sees a batch of two: unconditional and conditional).
-        var latents = torch.randn(1, channels, latentSize, latentSize).DetachFromDisposeScope();
+        var latents = torch.randn(1, channels, latentSize, latentSize, device: device).DetachFromDisposeScope();
         long t = ddim.Timesteps[10];
         steps.Add(Time("guided sampling step", 2, flops2, warmup, repeats, log, () =>
         {
             using var _ = torch.no_grad();
-            var eps = unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t), torch.cat(new[] { uncond, context })).chunk(2);
+            var eps = unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t, device: device), torch.cat(new[] { uncond, context })).chunk(2);
             var guided = eps[0] + 7.5 * (eps[1] - eps[0]);
             ddim.Step(guided, t, latents);
         }));
         steps.Add(Time("UNet forward", 2, flops2, warmup, repeats, log, () =>
         {
             using var _ = torch.no_grad();
-            unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t), torch.cat(new[] { uncond, context }));
+            unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t, device: device), torch.cat(new[] { uncond, context }));
         }));
 
         var byLayer = ProfileForward(unet, latents, uncond, context, t, repeats);
@@ -158,7 +159,7 @@ public static class SpeedBenchmark
                 using var scope = torch.NewDisposeScope();
                 current.Clear();
                 clock.Restart();
-                unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t), torch.cat(new[] { uncond, context }));
+                unet.Forward(torch.cat(new[] { latents, latents }), torch.tensor(t, device: latents.device), torch.cat(new[] { uncond, context }));
                 current["total"] = clock.Elapsed.TotalSeconds;
                 if (i == 0) continue; // warm-up
                 foreach (var (k, v) in current)

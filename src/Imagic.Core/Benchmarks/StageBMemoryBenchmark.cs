@@ -76,9 +76,10 @@ public static class StageBMemoryBenchmark
         double modelResident = ProcessMemory.ResidentMegabytes();
         log($"{modelDir}: UNet with {unetParameters / 1e6:F1} M parameters ({parameterMegabytes:F0} MB); resident {modelResident:F0} MB");
 
-        using var g = new Generator(0, torch.CPU);
-        var z0 = torch.randn(new long[] { 1, unetConfig.InChannels, latentSize, latentSize }, generator: g).DetachFromDisposeScope();
-        var eOpt = torch.randn(new long[] { 1, 77, unetConfig.CrossAttentionDim }, generator: g).DetachFromDisposeScope();
+        using var g = new Generator(0, unet.parameters().First().device);
+        var device = unet.parameters().First().device;
+        var z0 = torch.randn(new long[] { 1, unetConfig.InChannels, latentSize, latentSize }, device: device, generator: g).DetachFromDisposeScope();
+        var eOpt = torch.randn(new long[] { 1, 77, unetConfig.CrossAttentionDim }, device: device, generator: g).DetachFromDisposeScope();
         double lr = settings.Method == FinetuneMethod.Lora ? 1e-4 : 5e-7;
         using var tuning = UNetFineTuning.Begin(unet, settings, lr, g);
         long trained = tuning.Trainable.Sum(p => p.Param.numel());

@@ -9,7 +9,7 @@ namespace Imagic.Editing;
 /// <summary>What <c>imagic edit</c> is asked to do.</summary>
 /// <param name="SweepSeeds">Rows of the η sweep grid written at the end (seeds Seed … Seed+N−1).</param>
 public sealed record EditRequest(string ImagePath, string TargetText, string ModelDir, string OutDir,
-    ImagicOptions Options, FitMode Fit = FitMode.CenterCrop, int SweepSeeds = 1);
+    ImagicOptions Options, FitMode Fit = FitMode.CenterCrop, int SweepSeeds = 1, PipelineLoadOptions? Loading = null);
 
 /// <summary>The images of one η sweep.</summary>
 public sealed record SweepResult(string Dir, string GridPath, IReadOnlyList<string> ImagePaths);
@@ -31,7 +31,7 @@ public static class EditWorkflow
             throw new ImagicException($"--seeds must be at least 1, got {request.SweepSeeds}.");
         // Read the image before creating anything, so a bad input leaves no folder behind.
         var original = ImageIO.Load(request.ImagePath);
-        using var pipe = StableDiffusionPipeline.Load(request.ModelDir);
+        using var pipe = StableDiffusionPipeline.Load(request.ModelDir, request.Loading);
         if (log is not null) pipe.Warn = log;
         int size = pipe.DefaultResolution;
         var fitted = ImageIO.Fit(original, size, size, request.Fit);
@@ -50,17 +50,18 @@ public static class EditWorkflow
 
     /// <summary>Continues an interrupted run from its last checkpoint; the result equals an uninterrupted run.</summary>
     public static (EditRun Run, SweepResult Sweep) Resume(string dir, string? modelDir = null, int sweepSeeds = 1,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, Action<string>? log = null)
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, Action<string>? log = null,
+        PipelineLoadOptions? loading = null)
     {
         var run = EditRun.Open(dir);
         var manifest = run.ReadManifest();
         string model = modelDir ?? manifest.ModelPath;
-        if (!Directory.Exists(model))
+        if (!Path.Exists(model))
             throw new ImagicException($"The run was made with the model at {manifest.ModelPath}, which no longer exists; pass --model with the same model.");
         string fingerprint = ModelFingerprint.Compute(model);
         if (fingerprint != manifest.ModelFingerprint)
             throw new ImagicException($"{dir} was made with a different model ({manifest.ModelPath}); resume it with that model.");
-        using var pipe = StableDiffusionPipeline.Load(model);
+        using var pipe = StableDiffusionPipeline.Load(model, loading);
         if (log is not null) pipe.Warn = log;
         using var editor = new ImagicEditor(pipe, manifest.Options);
         using var session = run.LoadSession(pipe.UNet);
@@ -125,18 +126,18 @@ public static class EditWorkflow
     /// </summary>
     public static SweepResult SampleFromRun(string dir, IReadOnlyList<double> etas, int seedCount, long? firstSeed = null,
         int? steps = null, double? guidance = null, double? guidanceRescale = null, string? modelDir = null, IProgress<StepProgress>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, PipelineLoadOptions? loading = null)
     {
         var run = EditRun.Open(dir);
         var manifest = run.ReadManifest();
         if (manifest.Status != "trained")
             throw new ImagicException($"{dir} has not finished training (status: {manifest.Status}); finish it with 'imagic edit --resume {dir}'.");
         string model = modelDir ?? manifest.ModelPath;
-        if (!Directory.Exists(model) || ModelFingerprint.Compute(model) != manifest.ModelFingerprint)
+        if (!Path.Exists(model) || ModelFingerprint.Compute(model) != manifest.ModelFingerprint)
             throw new ImagicException($"{dir} was made with the model at {manifest.ModelPath}; pass --model with that same model.");
         if (etas.Count == 0) throw new ImagicException("--eta needs at least one value.");
         if (seedCount < 1) throw new ImagicException($"--seeds must be at least 1, got {seedCount}.");
-        using var pipe = StableDiffusionPipeline.Load(model);
+        using var pipe = StableDiffusionPipeline.Load(model, loading);
         var options = manifest.Options with
         {
             SamplingSteps = steps ?? manifest.Options.SamplingSteps,

@@ -53,7 +53,7 @@ public sealed class ImagicEditor : IDisposable
             latents = _pipe.EncodeImage(image);
         else
         {
-            using var vaeGenerator = new Generator(SeedFor(Options.Seed, 0), torch.CPU);
+            using var vaeGenerator = new Generator(SeedFor(Options.Seed, 0), _pipe.Device);
             latents = _pipe.EncodeImage(image, vaeGenerator);
         }
         var eTgt = _pipe.EncodePrompt(targetText);
@@ -162,8 +162,8 @@ public sealed class ImagicEditor : IDisposable
     public Tensor SampleLatents(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default)
     {
-        using var noise = InterpolationSampling.Noise(session.Latents.shape, sampleSeed);
-        using var generator = new Generator(SeedFor(sampleSeed, 3), torch.CPU);
+        using var noise = InterpolationSampling.Noise(session.Latents.shape, sampleSeed, _pipe.Device);
+        using var generator = new Generator(SeedFor(sampleSeed, 3), _pipe.Device);
         return Sampling.SampleLatents(session.TargetEmbedding, session.OptimizedEmbedding, etas, noise, generator, progress, cancellation);
     }
 

@@ -33,11 +33,14 @@ public sealed class InterpolationSampling : IDisposable
     /// <summary>e = η·e_tgt + (1 − η)·e_opt.</summary>
     public static Tensor Interpolate(Tensor eTgt, Tensor eOpt, double eta) => eta * eTgt + (1 - eta) * eOpt;
 
-    /// <summary>The starting noise of seed <paramref name="seed"/>: a standard normal of <paramref name="shape"/> ([1, C, h, w]).</summary>
-    public static Tensor Noise(long[] shape, long seed)
+    /// <summary>
+    /// The starting noise of seed <paramref name="seed"/>: a standard normal of <paramref name="shape"/> ([1, C, h, w]),
+    /// drawn on <paramref name="device"/> (seeds reproduce per device).
+    /// </summary>
+    public static Tensor Noise(long[] shape, long seed, Device device)
     {
-        using var generator = new Generator(unchecked((ulong)seed), torch.CPU);
-        return torch.randn(shape, generator: generator);
+        using var generator = new Generator(unchecked((ulong)seed), device);
+        return torch.randn(shape, device: device, generator: generator);
     }
 
     /// <summary>

@@ -29,7 +29,7 @@ public sealed class ModelFineTuning : TrainingStage
         ImagicOptions options, ulong seed, ulong loraSeed, IReadOnlyDictionary<string, Tensor>? state = null)
         : base("stage B", unet, ddpm, latents, options.FinetuneSteps, new StageObjective(options.FinetuneBatch, options.TimestepSampling), seed)
     {
-        using var loraGenerator = new Generator(loraSeed, torch.CPU);
+        using var loraGenerator = new Generator(loraSeed, latents.device);
         _tuning = UNetFineTuning.Begin(unet, options.FineTuneSettings, options.StageBLearningRate, loraGenerator);
         _context = (options.FinetuneUnconditional
             ? torch.cat(new[] { optimizedEmbedding.detach(), unconditional.detach() })

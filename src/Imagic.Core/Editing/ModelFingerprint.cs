@@ -16,7 +16,8 @@ public static class ModelFingerprint
     {
         using var sha = SHA256.Create();
         var root = Path.GetFullPath(modelDir);
-        var files = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+        // A single-file checkpoint is its own only file.
+        IEnumerable<string> files = File.Exists(root) ? [Path.GetFileName(root)] : Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
             .Where(f => f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".safetensors", StringComparison.Ordinal))
             .Where(f => !Path.GetFileName(f).Equals("imagic_defaults.json", StringComparison.Ordinal))
             .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/'))
@@ -24,7 +25,7 @@ public static class ModelFingerprint
         foreach (var rel in files)
         {
             Add(sha, Encoding.UTF8.GetBytes(rel + "\n"));
-            var path = Path.Combine(root, rel);
+            var path = File.Exists(root) ? root : Path.Combine(root, rel);
             using var stream = File.OpenRead(path);
             long length = stream.Length;
             Add(sha, BitConverter.GetBytes(length));

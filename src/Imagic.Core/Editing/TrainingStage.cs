@@ -48,7 +48,7 @@ public abstract class TrainingStage : IDisposable
         TotalSteps = totalSteps;
         _batch = objective.Batch;
         _timesteps = objective.Timesteps == TimestepStrategy.Stratified ? TimestepSampling.StratifiedUniform : TimestepSampling.Uniform;
-        _generator = new Generator(seed, torch.CPU);
+        _generator = new Generator(seed, latents.device);
     }
 
     /// <summary>

@@ -42,7 +42,7 @@ public static class ModelEvaluator
         var results = new List<(Scene, SceneImage)>();
         var uncond = pipe.EncodePrompt("");
         var sampling = new SamplingOptions { Steps = options.Steps, GuidanceScale = options.GuidanceScale, GuidanceRescale = options.GuidanceRescale };
-        using var generator = new Generator((ulong)options.Seed + 17, torch.CPU);
+        using var generator = new Generator((ulong)options.Seed + 17, pipe.Device);
         for (int start = 0; start < scenes.Count; start += options.BatchSize)
         {
             cancellation.ThrowIfCancellationRequested();

@@ -39,7 +39,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     public ClipTextModel TextEncoder { get; }
     public UNet2DConditionModel UNet { get; }
     public AutoencoderKL? Vae { get; }
-    public SchedulerConfig SchedulerConfig { get; }
+    public SchedulerConfig SchedulerConfig { get; private set; }
 
     /// <summary>The folder holding vocab.json, merges.txt and tokenizer_config.json.</summary>
     public string TokenizerDir { get; }
@@ -59,8 +59,28 @@ public sealed class StableDiffusionPipeline : IDisposable
         SchedulerConfig = schedulerConfig;
     }
 
-    /// <summary>Loads every component strictly from a diffusers folder, as float32 on the CPU.</summary>
-    public static StableDiffusionPipeline Load(string dir)
+    /// <summary>
+    /// Loads every component strictly, as float32, from a diffusers folder or from a single-file checkpoint in the
+    /// original LDM layout (<c>.safetensors</c>; see <see cref="SingleFileCheckpoint"/>), then moves it to
+    /// <see cref="PipelineLoadOptions.Device"/> (default: the CPU).
+    /// </summary>
+    public static StableDiffusionPipeline Load(string path, PipelineLoadOptions? options = null)
+    {
+        options ??= new PipelineLoadOptions();
+        var device = options.Device ?? ComputeDevice.Cpu;
+        bool singleFile = SingleFileCheckpoint.IsSingleFile(path);
+        if (!singleFile && options.ConfigDir is not null)
+            throw new ImagicException($"--config describes a single-file checkpoint, but {path} is a model folder, which has its own configs; leave --config out.");
+        var pipe = singleFile ? LoadSingleFile(path, options) : LoadFolder(path);
+        if (options.PredictionType is PredictionType prediction)
+            pipe.SchedulerConfig = pipe.SchedulerConfig with { PredictionType = prediction };
+        pipe.CheckComponentsAgree();
+        pipe.SetTrainable(false);
+        pipe.MoveTo(device);
+        return pipe;
+    }
+
+    static StableDiffusionPipeline LoadFolder(string dir)
     {
         var folder = ModelFolder.Open(dir);
         var tokenizer = ClipTokenizer.FromFolder(folder.TokenizerDir);
@@ -80,10 +100,62 @@ public sealed class StableDiffusionPipeline : IDisposable
         }
 
         var scheduler = SchedulerConfig.FromFile(folder.SchedulerConfigPath);
-        var pipe = new StableDiffusionPipeline(folder.Root, folder.TokenizerDir, tokenizer, textEncoder, unet, vae, scheduler);
-        pipe.CheckComponentsAgree();
-        pipe.SetTrainable(false);
-        return pipe;
+        return new StableDiffusionPipeline(folder.Root, folder.TokenizerDir, tokenizer, textEncoder, unet, vae, scheduler);
+    }
+
+    static StableDiffusionPipeline LoadSingleFile(string path, PipelineLoadOptions options)
+    {
+        using var checkpoint = SingleFileCheckpoint.Open(path);
+        SingleFileConfigs configs;
+        string? tokenizerDir = options.TokenizerDir;
+        if (options.ConfigDir is string configDir)
+        {
+            string Config(string component) => Path.Combine(configDir, component, "config.json");
+            string schedulerPath = Path.Combine(configDir, "scheduler", "scheduler_config.json");
+            var scheduler = File.Exists(schedulerPath) ? SchedulerConfig.FromFile(schedulerPath)
+                : SingleFileCheckpoint.StandardScheduler(checkpoint.TextLayout == LdmTextLayout.OpenClip ? PredictionType.VPrediction : PredictionType.Epsilon);
+            string ownTokenizer = Path.Combine(configDir, "tokenizer");
+            bool hasTokenizer = Directory.Exists(ownTokenizer);
+            if (hasTokenizer) tokenizerDir = ownTokenizer;
+            configs = new SingleFileConfigs(ClipTextConfig.FromFile(Config("text_encoder")), UNet2DConditionConfig.FromFile(Config("unet")),
+                AutoencoderKLConfig.FromFile(Config("vae")), scheduler,
+                checkpoint.TextLayout == LdmTextLayout.OpenClip && !hasTokenizer ? "!" : null);
+        }
+        else
+        {
+            configs = checkpoint.InferConfigs(options.PredictionType);
+        }
+        if (tokenizerDir is null)
+            throw new ImagicException($"{path} is a single-file checkpoint, which carries no tokenizer: give a folder with CLIP's vocab.json and merges.txt (the CLI uses the bundled model's).");
+        var tokenizer = ClipTokenizer.FromFolder(tokenizerDir, configs.PadToken);
+
+        var textEncoder = new ClipTextModel(configs.TextEncoder);
+        var unet = new UNet2DConditionModel(configs.UNet);
+        var vae = new AutoencoderKL(configs.Vae);
+        try
+        {
+            checkpoint.LoadInto(textEncoder, unet, vae, options.UseEma);
+        }
+        catch
+        {
+            textEncoder.Dispose();
+            unet.Dispose();
+            vae.Dispose();
+            throw;
+        }
+        return new StableDiffusionPipeline(Path.GetFullPath(path), tokenizerDir, tokenizer, textEncoder, unet, vae, configs.Scheduler);
+    }
+
+    /// <summary>Where the models run and new tensors are created: the CPU unless a device was chosen at load.</summary>
+    public Device Device { get; private set; } = ComputeDevice.Cpu;
+
+    void MoveTo(Device device)
+    {
+        Device = device;
+        if (ComputeDevice.IsCpu(device)) return; // built there
+        TextEncoder.to(device);
+        UNet.to(device);
+        Vae?.to(device);
     }
 
     /// <summary>Assembles a pipeline from freshly built components, e.g. to train one from scratch.</summary>
@@ -93,6 +165,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         var pipe = new StableDiffusionPipeline("(in memory)", tokenizerDir, ClipTokenizer.FromFolder(tokenizerDir),
             textEncoder, unet, vae, schedulerConfig);
         pipe.CheckComponentsAgree();
+        pipe.Device = unet.parameters().First().device;
         return pipe;
     }
 
@@ -126,6 +199,7 @@ public sealed class StableDiffusionPipeline : IDisposable
                 File.Copy(file, target, overwrite: true);
                 File.SetAttributes(target, FileAttributes.Normal); // the source may be read-only
             }
+        WritePadToken(Path.Combine(tokDir, "tokenizer_config.json"));
 
         SaveComponent(Path.Combine(dir, "text_encoder"), "model.safetensors",
             ModelConfigJson.WithClassName(ModelConfigJson.Write(TextEncoder.Config), "CLIPTextModel", "architectures"), TextEncoder, weightsType);
@@ -137,6 +211,18 @@ public sealed class StableDiffusionPipeline : IDisposable
         var schedDir = Path.Combine(dir, "scheduler");
         Directory.CreateDirectory(schedDir);
         AtomicFile.WriteAllText(Path.Combine(schedDir, "scheduler_config.json"), SchedulerConfig.ToJson());
+    }
+
+    /// <summary>Records the tokenizer's padding token when it was overridden (SD 2.x from a single file pads with '!').</summary>
+    void WritePadToken(string configPath)
+    {
+        var config = File.Exists(configPath)
+            ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject()
+            : new System.Text.Json.Nodes.JsonObject();
+        if (config["pad_token"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var pad) && pad == Tokenizer.PadToken)
+            return;
+        config["pad_token"] = Tokenizer.PadToken;
+        AtomicFile.WriteAllText(configPath, config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }
 
     static void SaveComponent(string dir, string weightsName, string configJson, nn.Module module, ScalarType weightsType)
@@ -197,7 +283,7 @@ public sealed class StableDiffusionPipeline : IDisposable
             if (tokens[i].Truncated)
                 Warn($"The prompt is longer than {Tokenizer.MaxLength - 2} tokens and was truncated: \"{Shorten(prompts[i])}\"");
         using var _ = torch.no_grad();
-        using var ids = Tokenizer.ToTensor(tokens);
+        using var ids = Tokenizer.ToTensor(tokens, Device);
         return TextEncoder.Forward(ids);
     }
 
@@ -217,7 +303,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         if (Vae is null) return image.clone();
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
-        var posterior = Vae.Encode(image);
+        var posterior = Vae.Encode(image.to(Device));
         var z = generator is null ? posterior.Mean : posterior.Sample(generator);
         return (z * Vae.Config.ScalingFactor).MoveToOuterDisposeScope();
     }
@@ -236,7 +322,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     {
         CheckImageSize(height, width);
         int f = VaeScaleFactor;
-        return torch.randn(new long[] { batch, LatentChannels, height / f, width / f }, generator: generator);
+        return torch.randn(new long[] { batch, LatentChannels, height / f, width / f }, device: Device, generator: generator);
     }
 
     /// <summary>
@@ -248,7 +334,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         double guidanceRescale = 0)
     {
         using var scope = torch.NewDisposeScope();
-        using var t = torch.tensor(timestep);
+        using var t = torch.tensor(timestep, device: latents.device);
         if (guidanceScale == 1.0)
             return UNet.Forward(latents, t, cond).MoveToOuterDisposeScope();
         if (uncond.shape[0] != cond.shape[0])
@@ -298,7 +384,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         // 1. check inputs
         int h = height ?? DefaultResolution, w = width ?? DefaultResolution;
         CheckImageSize(h, w);
-        using var generator = new Generator((ulong)seed, torch.CPU);
+        using var generator = new Generator((ulong)seed, Device);
         Tensor latents;
         if (initLatents is null)
             latents = InitialNoise(h, w, generator);
@@ -307,7 +393,7 @@ public sealed class StableDiffusionPipeline : IDisposable
             var expected = new long[] { 1, LatentChannels, h / VaeScaleFactor, w / VaeScaleFactor };
             if (!initLatents.shape.SequenceEqual(expected))
                 throw new ImagicException($"The initial latents have shape [{string.Join(", ", initLatents.shape)}] but a {w}x{h} image needs [{string.Join(", ", expected)}].");
-            latents = initLatents.to_type(ScalarType.Float32);
+            latents = initLatents.to(ScalarType.Float32, Device);
         }
         // 2. encode the prompt and the negative (unconditional) prompt
         var cond = EncodePrompt(prompt);

@@ -172,7 +172,7 @@ public abstract class EditMethod : IDisposable
     {
         pipe.CheckImageSize(resolution, resolution);
         int f = pipe.VaeScaleFactor;
-        return InterpolationSampling.Noise([1, pipe.LatentChannels, resolution / f, resolution / f], editCase.Seed);
+        return InterpolationSampling.Noise([1, pipe.LatentChannels, resolution / f, resolution / f], editCase.Seed, pipe.Device);
     }
 
     private protected SamplingOptions Sampling(double guidance) =>
@@ -295,7 +295,7 @@ sealed class SdEditMethod(StableDiffusionPipeline pipe, BenchSettings settings) 
             Tensor? sampled = null; // owned here: Sample's result belongs to no dispose scope
             if (tail.Length > 0)
             {
-                var noised = ddpm.AddNoise(z0, noise, torch.tensor(new[] { tail[0] }));
+                var noised = ddpm.AddNoise(z0, noise, torch.tensor(new[] { tail[0] }, device: Pipe.Device));
                 sampled = Pipe.Sample(cond, Uncond, noised, Sampling(Settings.GuidanceScale), cancellation: cancellation,
                     skipSteps: timesteps.Length - run);
             }

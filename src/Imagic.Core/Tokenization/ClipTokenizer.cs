@@ -48,6 +48,8 @@ public sealed class ClipTokenizer
     public long EosId { get; }
     /// <summary>49407 (<c>&lt;|endoftext|&gt;</c>) in SD 1.x, 0 (<c>!</c>) in SD 2.x.</summary>
     public long PadId { get; }
+    /// <summary>The padding token's text: <c>&lt;|endoftext|&gt;</c> in SD 1.x, <c>!</c> in SD 2.x.</summary>
+    public string PadToken { get; }
     public long UnkId { get; }
 
     ClipTokenizer(Dictionary<string, int> vocab, Dictionary<(string, string), int> mergeRanks, int maxLength,
@@ -61,6 +63,7 @@ public sealed class ClipTokenizer
         long IdOf(string token, string role) => vocab.TryGetValue(token, out int id) ? id
             : throw new ImagicException($"{configPath}: the {role} token '{token}' is not in vocab.json");
         (BosId, EosId, PadId, UnkId) = (IdOf(bos, "bos"), IdOf(eos, "eos"), IdOf(pad, "pad"), IdOf(unk, "unk"));
+        PadToken = pad;
 
         // GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68 bytes are
         // shifted to U+0100.., so that every byte is a visible character and BPE never sees whitespace.
@@ -79,8 +82,10 @@ public sealed class ClipTokenizer
     /// Loads <c>vocab.json</c>, <c>merges.txt</c> and <c>tokenizer_config.json</c> from a diffusers <c>tokenizer/</c> folder.
     /// Config defaults as in HF: <c>model_max_length</c> 77, bos <c>&lt;|startoftext|&gt;</c>, eos, pad and unk <c>&lt;|endoftext|&gt;</c>.
     /// </summary>
+    /// <param name="padToken">Overrides the config's <c>pad_token</c>: a single-file SD 2.x checkpoint carries no tokenizer,
+    /// and OpenCLIP's pads with <c>!</c> where the shipped CLIP files say <c>&lt;|endoftext|&gt;</c>. Default: the config's.</param>
     /// <exception cref="ImagicException">A file is missing or malformed, or a special token is not in the vocabulary.</exception>
-    public static ClipTokenizer FromFolder(string tokenizerDir)
+    public static ClipTokenizer FromFolder(string tokenizerDir, string? padToken = null)
     {
         string vocabPath = Path.Combine(tokenizerDir, "vocab.json");
         string mergesPath = Path.Combine(tokenizerDir, "merges.txt");
@@ -111,7 +116,7 @@ public sealed class ClipTokenizer
             if (root.TryGetProperty("model_max_length", out var m) && !(m.TryGetInt32(out maxLength) && maxLength >= 3))
                 throw new ImagicException($"{configPath}: model_max_length {m} is not a usable sequence length (CLIP uses 77)");
             return new ClipTokenizer(vocab, ranks, maxLength, Token("bos_token", StartOfText),
-                Token("eos_token", EndOfText), Token("pad_token", EndOfText), Token("unk_token", EndOfText), configPath);
+                Token("eos_token", EndOfText), padToken ?? Token("pad_token", EndOfText), Token("unk_token", EndOfText), configPath);
         });
     }
 

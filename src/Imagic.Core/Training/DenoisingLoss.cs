@@ -22,8 +22,8 @@ public static class DenoisingLoss
     {
         using var scope = torch.NewDisposeScope();
         long batch = x0.shape[0];
-        var t = (timesteps ?? TimestepSampling.Uniform).Draw(batch, ddpm.Config.NumTrainTimesteps, generator);
-        var noise = torch.randn(x0.shape, dtype: x0.dtype, generator: generator);
+        var t = (timesteps ?? TimestepSampling.Uniform).Draw(batch, ddpm.Config.NumTrainTimesteps, generator, x0.device);
+        var noise = torch.randn(x0.shape, dtype: x0.dtype, device: x0.device, generator: generator);
         var xt = ddpm.AddNoise(x0, noise, t);
         if (context.shape[0] != batch)
             context = context.expand(batch, context.shape[1], context.shape[2]);
@@ -79,20 +79,21 @@ public sealed record TimestepSampling(double HighNoiseShare = 0, int HighNoiseSt
     /// <summary>One timestep per stratum of [0, T) (see <see cref="Stratified"/>).</summary>
     public static readonly TimestepSampling StratifiedUniform = new(Stratified: true);
 
-    public Tensor Draw(long batch, int numTrainTimesteps, Generator generator)
+    /// <param name="device">Where the timesteps are created: the generator's device. Default: the CPU.</param>
+    public Tensor Draw(long batch, int numTrainTimesteps, Generator generator, Device? device = null)
     {
         if (Stratified)
         {
-            var offsets = torch.rand(new long[] { batch }, dtype: ScalarType.Float64, generator: generator);
-            var strata = torch.arange(batch, dtype: ScalarType.Float64);
+            var offsets = torch.rand(new long[] { batch }, dtype: ScalarType.Float64, device: device, generator: generator);
+            var strata = torch.arange(batch, dtype: ScalarType.Float64, device: device);
             return ((strata + offsets) * (numTrainTimesteps / (double)batch)).floor().clamp(0, numTrainTimesteps - 1).to(ScalarType.Int64);
         }
-        var uniform = torch.randint(0, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, generator: generator);
+        var uniform = torch.randint(0, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, device: device, generator: generator);
         if (HighNoiseShare <= 0) return uniform;
         if (HighNoiseStart < 0 || HighNoiseStart >= numTrainTimesteps)
             throw new ImagicException($"The high-noise range must start inside the scheduler's 0…{numTrainTimesteps - 1} timesteps, got {HighNoiseStart}.");
-        var high = torch.randint(HighNoiseStart, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, generator: generator);
-        var pick = torch.rand(new long[] { batch }, generator: generator) < HighNoiseShare;
+        var high = torch.randint(HighNoiseStart, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, device: device, generator: generator);
+        var pick = torch.rand(new long[] { batch }, device: device, generator: generator) < HighNoiseShare;
         return torch.where(pick, high, uniform);
     }
 }

@@ -17,7 +17,10 @@ public static class DeterministicInit
 {
     public static void Apply(nn.Module model, long seed, double embeddingStd = 0.02)
     {
-        using var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 7), torch.CPU);
+        // The generator lives where the weights are; models are built on the CPU and moved afterwards, so a run's
+        // initial weights are the same whatever device it trains on.
+        var device = model.parameters().FirstOrDefault()?.device ?? ComputeDevice.Cpu;
+        using var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 7), device);
         using var _ = torch.no_grad();
         foreach (var (_, module) in model.named_modules())
         {

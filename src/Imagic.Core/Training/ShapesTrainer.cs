@@ -25,10 +25,14 @@ public sealed class ShapesTrainer
     readonly string _tokenizerDir;
     readonly TrainingOptions _options;
     readonly ShapesArchitecture _architecture;
+    readonly Device _device;
 
     /// <param name="architecture">The component configs; default <see cref="ShapesModelConfigs.Default"/>.</param>
-    public ShapesTrainer(string workDir, string tokenizerDir, TrainingOptions options, ShapesArchitecture? architecture = null)
+    /// <param name="device">Where training runs; default the CPU. Initial weights are drawn on the CPU, so they do not depend on it.</param>
+    public ShapesTrainer(string workDir, string tokenizerDir, TrainingOptions options, ShapesArchitecture? architecture = null,
+        Device? device = null)
     {
+        _device = device ?? ComputeDevice.Cpu;
         options.Validate();
         _architecture = architecture ?? ShapesModelConfigs.Default;
         _workDir = Path.GetFullPath(workDir);
@@ -57,6 +61,7 @@ public sealed class ShapesTrainer
         var state = ReadState() ?? new State("vae", 0, 1.0, _options);
         var vae = new AutoencoderKL(_architecture.Vae);
         DeterministicInit.Apply(vae, _options.Seed);
+        vae.to(_device);
         if (state.Phase == "vae")
         {
             state = TrainVae(vae, state, progress, cancellation);
@@ -67,6 +72,7 @@ public sealed class ShapesTrainer
         }
         var vaeConfig = vae.Config with { ScalingFactor = state.ScalingFactor };
         var trainedVae = new AutoencoderKL(vaeConfig);
+        trainedVae.to(_device);
         using (torch.no_grad())
             foreach (var (name, p) in vae.named_parameters())
                 trainedVae.get_parameter(name)!.copy_(p);
@@ -93,12 +99,12 @@ public sealed class ShapesTrainer
                 : rng.Chance(_options.CanonicalCaptions) ? Captioner.Canonical(scene)
                 : Captioner.Caption(scene, rng));
         }
-        var images = torch.tensor(pixels, new long[] { _options.BatchSize, 3, size, size }) * 2 - 1;
+        var images = torch.tensor(pixels, new long[] { _options.BatchSize, 3, size, size }, device: _device) * 2 - 1;
         return (images, captions);
     }
 
-    static Generator StepGenerator(long seed, int phase, int step) =>
-        new(unchecked((ulong)(seed * 7919 + phase * 1_000_000_007L + step) * 0x9E3779B97F4A7C15UL + 1), torch.CPU);
+    Generator StepGenerator(long seed, int phase, int step) =>
+        new(unchecked((ulong)(seed * 7919 + phase * 1_000_000_007L + step) * 0x9E3779B97F4A7C15UL + 1), _device);
 
     // ---- phase 1: VAE -----------------------------------------------------------------------------
 
@@ -172,6 +178,8 @@ public sealed class ShapesTrainer
         var unet = new UNet2DConditionModel(_architecture.UNet);
         DeterministicInit.Apply(text, _options.Seed + 1, _options.TextEmbeddingInitStd);
         DeterministicInit.Apply(unet, _options.Seed + 2);
+        text.to(_device);
+        unet.to(_device);
         var scheduler = _architecture.Scheduler;
         var pipe = StableDiffusionPipeline.Create(_tokenizerDir, text, unet, vae, scheduler);
         var tokenizer = pipe.Tokenizer;
@@ -219,7 +227,7 @@ public sealed class ShapesTrainer
             Tensor latents;
             using (torch.no_grad())
                 latents = vae.Encode(images).Sample(generator) * vae.Config.ScalingFactor;
-            var ids = tokenizer.EncodeBatch(captions);
+            var ids = tokenizer.EncodeBatch(captions, _device);
             var context = text.Forward(ids);
             var loss = DenoisingLoss.Compute(unet, ddpm, latents, context, generator, timesteps, _options.MinSnrGamma);
             adam.ZeroGrad();
@@ -265,7 +273,7 @@ public sealed class ShapesTrainer
     static void UpdateEma(List<(string Name, Tensor Value)> ema, List<(string Name, Tensor Param)> live, double decay)
     {
         using var _ = torch.no_grad();
-        using var weight = torch.tensor(1 - decay); // explicit and disposed, as in Adam.Step
+        using var weight = torch.tensor(1 - decay, device: live[0].Param.device); // explicit and disposed, as in Adam.Step
         for (int i = 0; i < ema.Count; i++)
             ema[i].Value.lerp_(live[i].Param, weight);
     }
