@@ -10,7 +10,8 @@ public class BenchCommandTests
 
         var (code, stdout, stderr) = CliHarness.Run("bench", "--suite", "shapes", "--quick", "--model", TestPaths.TinySd1,
             "--cases", "1", "--steps", "2", "--embedding-steps", "1", "--finetune-steps", "1", "--out", dir,
-            "--embedding-lr", "0.003", "--finetune-lr", "0.0004", "--guidance", "4", "--guidance-rescale", "0.5");
+            "--embedding-lr", "0.003", "--finetune-lr", "0.0004", "--guidance", "4", "--guidance-rescale", "0.5",
+            "--imagic-options", WriteOptions(dir, """{ "finetune_batch": 2, "timestep_sampling": "stratified" }"""));
 
         Assert.True(code == 0, stderr);
         Assert.Contains("1 cases", stdout);
@@ -20,7 +21,26 @@ public class BenchCommandTests
         Assert.Contains("imagic bench --suite shapes --quick", summary);
         // The Imagic overrides reach the run, as its header reports them.
         Assert.Contains("guidance 4 (inversion: swept), guidance rescale 0.5", summary);
-        Assert.Contains("stage A 1 steps at lr 0.003, stage B 1 steps at lr 0.0004", summary);
+        Assert.Contains("stage A 1 steps × 1 at lr 0.003, stage B (full) 1 steps × 2 at lr 0.0004, stratified timesteps", summary);
+    }
+
+    static string WriteOptions(string dir, string json)
+    {
+        var path = Path.Combine(dir, "..", Path.GetFileName(dir) + "-options.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    [Fact]
+    public void Bench_ImagicOptionsWithAnUnknownKey_FailsNamingIt()
+    {
+        var dir = TestPaths.NewTempDir();
+        var (code, _, stderr) = CliHarness.Run("bench", "--model", TestPaths.TinySd1, "--methods", "imagic", "--cases", "1",
+            "--imagic-options", WriteOptions(dir, """{ "finetune_bacth": 2 }"""), "--out", dir);
+
+        Assert.Equal(1, code);
+        Assert.Contains("finetune_bacth", stderr);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
     }
 
     [Fact]
