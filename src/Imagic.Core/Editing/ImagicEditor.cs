@@ -145,6 +145,7 @@ public sealed class ImagicEditor
                 adam.ZeroGrad();
                 var loss = DenoisingLoss.Compute(_pipe.UNet, _ddpm, session.Latents, context(), generator);
                 loss.backward();
+                NonFinite.Check(loss, adam, name, session.Step + 1);
                 adam.Step();
                 losses.Add(loss.item<float>());
             }
