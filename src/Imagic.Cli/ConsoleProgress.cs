@@ -39,7 +39,7 @@ internal static class ConsoleProgress
         public void Report(StepProgress value) => report(value);
     }
 
-    sealed class PlainProgress : IProgress<StepProgress>
+    internal sealed class PlainProgress : IProgress<StepProgress>
     {
         readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
         string? _stage;
