@@ -135,10 +135,10 @@ public static class EditWorkflow
         CancellationToken cancellation = default)
     {
         // What is asked for here is checked first, before the run is read.
-        (new ImagicOptions() with
+        new ImagicOptions
         {
             SamplingSteps = steps ?? 1, GuidanceScale = guidance ?? 1, GuidanceRescale = guidanceRescale ?? 0, EtaSweep = etas.ToArray(),
-        }).Validate();
+        }.Validate();
         SweepSeeds(firstSeed ?? 0, seedCount);
         var run = EditRun.Open(dir);
         var manifest = run.ReadManifest();
