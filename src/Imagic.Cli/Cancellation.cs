@@ -26,3 +26,6 @@ internal sealed class CtrlC : IDisposable
         _cts.Dispose();
     }
 }
+
+/// <summary>A cancellation the command has already explained (how to resume), so nothing more is printed.</summary>
+internal sealed class ExplainedCancellation(OperationCanceledException inner) : OperationCanceledException(inner.Message, inner);

@@ -13,8 +13,12 @@ internal static class CliRunner
     {
         try
         {
+            OptionChecks.UseStrictNumbers(root);
+            var parsed = root.Parse(args);
+            if (parsed.Action is System.CommandLine.Invocation.ParseErrorAction)
+                return ParseFailure(parsed);
             var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
-            return root.Parse(args).Invoke(config);
+            return parsed.Invoke(config);
         }
         catch (Exception e)
         {
@@ -22,9 +26,22 @@ internal static class CliRunner
         }
     }
 
+    /// <summary>The first parse error on one line and where to look, instead of the whole help.</summary>
+    static int ParseFailure(ParseResult parsed)
+    {
+        Console.Error.WriteLine($"error: {parsed.Errors[0].Message}");
+        var names = new List<string>();
+        for (var c = parsed.CommandResult; c is not null; c = c.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, c.Command is RootCommand ? "imagic" : c.Command.Name);
+        Console.Error.WriteLine($"Run '{string.Join(' ', names)} --help' for the options.");
+        return 1;
+    }
+
     internal static int Fail(Exception e)
     {
         var root = Unwrap(e);
+        if (root is ExplainedCancellation)
+            return 130; // the command already said what happened and how to continue
         string message = root switch
         {
             ImagicException => root.Message,

@@ -39,7 +39,7 @@ internal static class ConsoleProgress
         public void Report(StepProgress value) => report(value);
     }
 
-    sealed class PlainProgress : IProgress<StepProgress>
+    internal sealed class PlainProgress : IProgress<StepProgress>
     {
         readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
         string? _stage;
@@ -51,9 +51,10 @@ internal static class ConsoleProgress
             int percent = p.Total == 0 ? 100 : p.Step * 100 / p.Total;
             if (percent / 10 == _lastPercent / 10 && p.Step != p.Total) return;
             _lastPercent = percent;
-            double eta = p.Step == 0 ? 0 : _clock.Elapsed.TotalSeconds / p.Step * (p.Total - p.Step);
+            // "left", not "eta": η is the edit's interpolation weight.
+            double left = p.Step == 0 ? 0 : _clock.Elapsed.TotalSeconds / p.Step * (p.Total - p.Step);
             string loss = p.Loss is double l ? $" loss {l:F4}" : "";
-            Console.Error.WriteLine($"{p.Stage}: {p.Step}/{p.Total}{loss} (eta {eta:F0}s)");
+            Console.Error.WriteLine($"{p.Stage}: {p.Step}/{p.Total}{loss} ({left:F0}s left)");
         }
     }
 }

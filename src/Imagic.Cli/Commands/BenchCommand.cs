@@ -106,9 +106,15 @@ internal static class BenchCommand
             };
             string outDir = result.GetValue(output)!;
             string label = "imagic " + string.Join(' ', result.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value));
+            settings.Validate();
+            OptionChecks.CheckOutputFolder(outDir, "--out");
 
             using var pipe = StableDiffusionPipeline.Load(modelDir, loading.Read(result));
             pipe.Warn = m => Console.Error.WriteLine($"warning: {m}");
+            pipe.CheckSamplingOptions(new SamplingOptions
+            {
+                Steps = settings.SamplingSteps, GuidanceScale = settings.GuidanceScale, GuidanceRescale = settings.Imagic.GuidanceRescale,
+            });
             Console.WriteLine($"Benchmark {editSuite.Version} ({editSuite.Cases.Count} cases, fingerprint {editSuite.Fingerprint}) " +
                 $"on {modelDir}: {string.Join(", ", names)}; {settings.SamplingSteps} sampling steps.");
             Console.WriteLine($"Folder: {Path.GetFullPath(outDir)}");
@@ -119,10 +125,10 @@ internal static class BenchCommand
                 outputs = ConsoleProgress.Run("bench", progress => QualityBenchmark.Run(pipe,
                     new BenchRequest(editSuite, names, settings, outDir, label), progress, ctrlC.Token, Log));
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException e)
             {
                 Console.Error.WriteLine($"Interrupted. Finished cases are kept in {Path.GetFullPath(outDir)}; run the same command again to resume.");
-                throw;
+                throw new ExplainedCancellation(e);
             }
             Console.WriteLine($"Done in {clock.Elapsed.TotalMinutes:F1} min.");
             var roundTrips = outputs.Results.Cases.Select(c => c.RoundTrip!).ToArray();

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using Imagic.Editing;
 using Imagic.Imaging;
 using Imagic.Training;
@@ -59,7 +58,7 @@ internal static class EditCommand
         var eta = new Option<string?>("--eta")
         {
             Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
-                "e = η·e_tgt + (1−η)·e_opt. Higher edits more, lower preserves more. Default 0.5,...,1.0.",
+                "e = η·e_tgt + (1−η)·e_opt. Higher edits more, lower preserves more; each in [0, 2] (above 1 extrapolates). Default 0.5,...,1.0.",
         };
         var seeds = new Option<int>("--seeds") { Description = "Rows (seeds) of the sweep grid.", DefaultValueFactory = _ => 1 };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Steps between checkpoints (default 100)." };
@@ -79,8 +78,8 @@ internal static class EditCommand
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
             Action<string> warn = m => Console.Error.WriteLine($"warning: {m}");
+            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
             (EditRun Run, SweepResult Sweep) outcome;
             if (result.GetValue(resume) is string resumeDir)
             {
@@ -116,18 +115,18 @@ internal static class EditCommand
                     SamplingSteps = result.GetValue(steps) ?? options.SamplingSteps,
                     GuidanceScale = result.GetValue(guidance) ?? options.GuidanceScale,
                     GuidanceRescale = result.GetValue(rescale) ?? options.GuidanceRescale,
-                    EtaSweep = result.GetValue(eta) is string etaList ? ParseEtas(etaList) : options.EtaSweep,
+                    EtaSweep = result.GetValue(eta) is string etaList ? OptionChecks.ParseEtas(etaList, warn) : options.EtaSweep,
                     CheckpointEvery = result.GetValue(checkpointEvery) ?? options.CheckpointEvery,
                 };
                 string outDir = result.GetValue(output) ?? DefaultRunDir(text);
                 var request = new EditRequest(imagePath, text, modelDir, outDir, options,
                     result.GetValue(fit) == "pad" ? FitMode.Pad : FitMode.CenterCrop, result.GetValue(seeds), loading.Read(result));
                 Console.WriteLine($"Editing {imagePath} towards \"{text}\" with {modelDir}");
-                Console.WriteLine($"Run folder: {Path.GetFullPath(outDir)}");
                 if (options.FinetuneMethod == FinetuneMethod.Lora)
                     Console.WriteLine($"Stage B: LoRA, rank {options.LoraRank} (a parameter-efficient variant of the paper, not the paper's method)");
+                // The folder is named once it exists, after every input was checked.
                 outcome = RunWithCheckpointHint(outDir, () => ConsoleProgress.Run("edit", progress =>
-                    EditWorkflow.Start(request, progress, ctrlC.Token, warn)));
+                    EditWorkflow.Start(request, progress, ctrlC.Token, warn, run => Console.WriteLine($"Run folder: {run.Dir}"))));
             }
             Console.WriteLine($"Done. Run folder: {outcome.Run.Dir}");
             Console.WriteLine($"  η sweep grid: {outcome.Sweep.GridPath}");
@@ -145,25 +144,10 @@ internal static class EditCommand
         {
             return work();
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException e)
         {
             Console.Error.WriteLine($"Interrupted. A checkpoint was saved; continue with: imagic edit --resume {runDir}");
-            throw;
-        }
-    }
-
-    internal static double[] ParseEtas(string text)
-    {
-        try
-        {
-            var values = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(v => double.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray();
-            if (values.Length == 0) throw new FormatException();
-            return values;
-        }
-        catch (FormatException)
-        {
-            throw new ImagicException($"--eta must be comma-separated numbers such as 0.6,0.7,0.8; got '{text}'.");
+            throw new ExplainedCancellation(e);
         }
     }
 

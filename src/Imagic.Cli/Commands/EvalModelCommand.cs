@@ -45,11 +45,16 @@ internal static class EvalModelCommand
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
             string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
-            using var pipe = StableDiffusionPipeline.Load(modelDir, loading.Read(result));
             var options = new ModelEvaluator.Options(result.GetValue(samples), result.GetValue(guidance), result.GetValue(steps), result.GetValue(seed),
                 GuidanceRescale: result.GetValue(rescale) ?? ImagicOptions.ForModel(modelDir).GuidanceRescale);
+            if (options.Samples < 1) throw new ImagicException($"--samples must be at least 1, got {options.Samples}.");
+            var sampling = new SamplingOptions { Steps = options.Steps, GuidanceScale = options.GuidanceScale, GuidanceRescale = options.GuidanceRescale };
+            sampling.Validate(int.MaxValue);
+            if (result.GetValue(output) is string target) OptionChecks.CheckOutputFolder(target, "--out");
+            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            using var pipe = StableDiffusionPipeline.Load(modelDir, loading.Read(result));
+            pipe.CheckSamplingOptions(sampling);
             var (accuracy, images) = ConsoleProgress.Run("eval-model", progress => ModelEvaluator.Evaluate(pipe, options, progress, ctrlC.Token));
 
             // The VAE's round trip of the same scenes bounds what generation can reach.

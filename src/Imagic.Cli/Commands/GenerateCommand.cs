@@ -34,31 +34,40 @@ internal static class GenerateCommand
             DefaultValueFactory = _ => 0,
         };
         var seed = new Option<long>("--seed") { Description = "Random seed; the same seed gives the same image.", DefaultValueFactory = _ => 0 };
-        var height = new Option<int?>("--height") { Description = "Image height in pixels, a multiple of 8 (of the VAE factor). Default: the model's resolution." };
-        var width = new Option<int?>("--width") { Description = "Image width in pixels, a multiple of 8 (of the VAE factor). Default: the model's resolution." };
+        var height = new Option<int?>("--height") { Description = "Image height in pixels, a multiple of the model's VAE factor (8 for Stable Diffusion). Default: the model's resolution." };
+        var width = new Option<int?>("--width") { Description = "Image width in pixels, a multiple of the model's VAE factor (8 for Stable Diffusion). Default: the model's resolution." };
         var latents = new Option<string?>("--latents")
         {
-            Description = "A safetensors file with a tensor named 'latents' [1, C, H/8, W/8]: the initial noise, to reproduce a run of another implementation.",
+            Description = "A safetensors file with a tensor named 'latents' [1, C, H/f, W/f] (f: the VAE factor): the initial noise, to reproduce a run of another implementation.",
         };
         var output = new Option<string>("--out", "-o") { Description = "Output PNG path.", DefaultValueFactory = _ => "out.png" };
+        var force = new Option<bool>("--force") { Description = "Overwrite the --out file if it exists." };
+        var ignoreMemory = new Option<bool>(OptionChecks.IgnoreMemoryOption)
+        {
+            Description = "Sample even when the rough memory estimate of the requested size exceeds this machine's memory.",
+        };
 
         var command = new Command("generate", "Generate an image from a text prompt (text-to-image), the way Stable Diffusion does.\n" +
             "Example: imagic generate --model models/shapes --prompt \"a large red circle in the center\" --out circle.png")
         {
-            model, prompt, negative, steps, guidance, rescale, seed, height, width, latents, output,
+            model, prompt, negative, steps, guidance, rescale, seed, height, width, latents, output, force, ignoreMemory,
         };
         var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
-            string outPath = result.GetValue(output)!;
-            if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
-                throw new ImagicException($"--out must name a .png file, got '{outPath}'.");
+            // 1. everything that needs no model, before loading it
+            string outPath = OptionChecks.CheckOutputPng(result.GetValue(output)!, result.GetValue(force));
             var options = new SamplingOptions { Steps = result.GetValue(steps), GuidanceScale = result.GetValue(guidance), GuidanceRescale = result.GetValue(rescale) };
-            if (options.Steps < 1) throw new ImagicException("--steps must be at least 1.");
+            options.Validate(int.MaxValue);
+            int? h = result.GetValue(height), w = result.GetValue(width);
+            foreach (var (name, value) in new[] { ("--height", h), ("--width", w) })
+                if (value is < 1) throw new ImagicException($"{name} must be a positive multiple of the model's VAE factor, got {value}.");
 
+            // 2. what needs the model, before sampling
             torch.set_num_threads(Environment.ProcessorCount);
             using var pipe = StableDiffusionPipeline.Load(result.GetValue(model) ?? BundledModel.Resolve(), loading.Read(result));
             pipe.Warn = message => Console.Error.WriteLine($"warning: {message}");
+            pipe.CheckSamplingOptions(options);
 
             torch.Tensor? init = null;
             if (result.GetValue(latents) is string latentsPath)
@@ -67,17 +76,17 @@ internal static class GenerateCommand
                 if (!file.Contains("latents"))
                     throw new ImagicException($"{latentsPath} has no tensor named 'latents' (it has: {string.Join(", ", file.Entries.Keys.Take(10))}).");
                 init = file.Read("latents");
-            }
-            int? h = result.GetValue(height), w = result.GetValue(width);
-            if (init is not null)
-            {
                 // The latents decide the size unless it was given explicitly.
-                h ??= (int)init.shape[2] * pipe.VaeScaleFactor;
-                w ??= (int)init.shape[3] * pipe.VaeScaleFactor;
+                var (latentHeight, latentWidth) = pipe.CheckInitialLatents(init, latentsPath);
+                h ??= latentHeight;
+                w ??= latentWidth;
             }
+            int imageHeight = h ?? pipe.DefaultResolution, imageWidth = w ?? pipe.DefaultResolution;
+            pipe.CheckImageSize(imageHeight, imageWidth);
+            OptionChecks.CheckMemory(pipe, imageHeight, imageWidth, guided: options.GuidanceScale != 1, result.GetValue(ignoreMemory));
 
             var image = ConsoleProgress.Run("sampling", progress =>
-                pipe.Generate(result.GetValue(prompt)!, result.GetValue(negative)!, options, result.GetValue(seed), h, w, init, progress));
+                pipe.Generate(result.GetValue(prompt)!, result.GetValue(negative)!, options, result.GetValue(seed), imageHeight, imageWidth, init, progress));
             ImageIO.SavePng(ImageTensors.ToImage(image), outPath);
             Console.WriteLine($"Wrote {Path.GetFullPath(outPath)}");
             return 0;

@@ -31,7 +31,7 @@ internal static class SampleCommand
         {
             using var ctrlC = new CtrlC();
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
-            var etas = EditCommand.ParseEtas(result.GetValue(eta)!);
+            var etas = OptionChecks.ParseEtas(result.GetValue(eta)!, m => Console.Error.WriteLine($"warning: {m}"));
             var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,
                 result.GetValue(seeds), result.GetValue(seed), result.GetValue(steps), result.GetValue(guidance), result.GetValue(rescale),
                 result.GetValue(model), progress, ctrlC.Token, loading.Read(result)));

@@ -48,7 +48,8 @@ internal static class TrainCommand
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            torch.set_num_threads(result.GetValue(threads));
+            int threadCount = result.GetValue(threads);
+            if (threadCount is < 1 or > 1024) throw new ImagicException($"--threads must be between 1 and 1024, got {threadCount}.");
             var options = new TrainingOptions
             {
                 VaeSteps = result.GetValue(vaeSteps),
@@ -61,6 +62,12 @@ internal static class TrainCommand
                 Seed = result.GetValue(seed),
                 CheckpointEvery = result.GetValue(checkpointEvery),
             };
+            // Everything that could fail after hours is checked before the work folder is created.
+            options.Validate();
+            OptionChecks.CheckOutputFolder(result.GetValue(output)!, "--out");
+            OptionChecks.CheckOutputFolder(result.GetValue(work)!, "--work");
+            Imagic.Tokenization.ClipTokenizer.FromFolder(result.GetValue(tokenizer)!);
+            torch.set_num_threads(threadCount);
             var trainer = new ShapesTrainer(result.GetValue(work)!, result.GetValue(tokenizer)!, options, device: loading.Device(result));
             if (trainer.ReadState() is { } state)
                 Console.WriteLine($"Resuming from {state.Phase} step {state.Step}.");

@@ -41,18 +41,36 @@ public sealed class EditRun
 
     public string PathOf(string name) => System.IO.Path.Combine(Dir, name);
 
+    /// <summary>
+    /// Checks, creating nothing, that <see cref="Create"/> can make a run in <paramref name="dir"/>: it is absent or
+    /// empty, and its nearest existing parent is a folder we may write to.
+    /// </summary>
+    public static void CheckCanCreate(string dir)
+    {
+        var full = CheckFree(dir);
+        var existing = full;
+        while (!Directory.Exists(existing))
+        {
+            if (File.Exists(existing))
+                throw new ImagicException($"Cannot create the output folder {full}: {existing} is a file.");
+            existing = System.IO.Path.GetDirectoryName(existing) ?? throw new ImagicException($"Cannot create the output folder {full}.");
+        }
+        var probe = System.IO.Path.Combine(existing, $".imagic-write-test-{Guid.NewGuid():N}");
+        try
+        {
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImagicException($"Cannot write to the output folder {full}: {e.Message}", e);
+        }
+    }
+
     /// <summary>Creates a run in <paramref name="dir"/>, which must be absent or empty: results are never overwritten.</summary>
     public static EditRun Create(string dir)
     {
-        var full = System.IO.Path.GetFullPath(dir);
-        if (File.Exists(full))
-            throw new ImagicException($"The output folder {full} is a file.");
-        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
-        {
-            if (File.Exists(System.IO.Path.Combine(full, ManifestFile)))
-                throw new ImagicException($"{full} already holds an edit run. Use 'imagic edit --resume {dir}' to continue it, or choose another --out.");
-            throw new ImagicException($"The output folder {full} is not empty; choose a new or empty folder so nothing is overwritten.");
-        }
+        var full = CheckFree(dir);
         try
         {
             Directory.CreateDirectory(full);
@@ -65,6 +83,20 @@ public sealed class EditRun
             throw new ImagicException($"Cannot write to the output folder {full}: {e.Message}", e);
         }
         return new EditRun(full);
+    }
+
+    static string CheckFree(string dir)
+    {
+        var full = System.IO.Path.GetFullPath(dir);
+        if (File.Exists(full))
+            throw new ImagicException($"The output folder {full} is a file.");
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+        {
+            if (File.Exists(System.IO.Path.Combine(full, ManifestFile)))
+                throw new ImagicException($"{full} already holds an edit run. Use 'imagic edit --resume {dir}' to continue it, or choose another --out.");
+            throw new ImagicException($"The output folder {full} is not empty; choose a new or empty folder so nothing is overwritten.");
+        }
+        return full;
     }
 
     /// <summary>Opens an existing run, for <c>--resume</c> or <c>imagic sample</c>.</summary>
@@ -85,22 +117,48 @@ public sealed class EditRun
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
+    /// <summary>Reads <c>edit.json</c> and checks that its options, stage and step are in range.</summary>
     public Manifest ReadManifest()
     {
+        Manifest m;
         try
         {
             var node = JsonNode.Parse(File.ReadAllText(PathOf(ManifestFile)))!;
             var options = ImagicOptions.FromJson(node["options"]!.ToJsonString());
-            return new Manifest(
+            m = new Manifest(
                 node["model_path"]!.GetValue<string>(), node["model_fingerprint"]!.GetValue<string>(),
                 node["target_text"]!.GetValue<string>(), node["input_file"]?.GetValue<string>() ?? "",
                 options, node["status"]!.GetValue<string>(), node["stage"]!.GetValue<string>(),
                 node["step"]!.GetValue<int>(), node["project_version"]?.GetValue<string>() ?? "unknown");
+            m.Options.Validate();
         }
-        catch (Exception e) when (e is JsonException or NullReferenceException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is JsonException or NullReferenceException or InvalidOperationException or FormatException
+            or ImagicException)
         {
             throw new ImagicException($"{PathOf(ManifestFile)} is damaged: {e.Message}", e);
         }
+        CheckProgress(m);
+        return m;
+    }
+
+    // A hand-edited step past the stage's end would silently skip the rest of it.
+    void CheckProgress(Manifest m)
+    {
+        string where = $"{PathOf(ManifestFile)} is damaged or was edited";
+        if (m.Status is not ("running" or "trained"))
+            throw new ImagicException($"{where}: status '{m.Status}' is neither 'running' nor 'trained'.");
+        if (!Enum.TryParse<EditStage>(m.Stage, out var stage) || !Enum.IsDefined(stage) || int.TryParse(m.Stage, out _))
+            throw new ImagicException($"{where}: stage '{m.Stage}' is not one of {string.Join(", ", Enum.GetNames<EditStage>())}.");
+        int last = stage switch
+        {
+            EditStage.EmbeddingOptimization => m.Options.EmbeddingSteps,
+            EditStage.ModelFineTuning => m.Options.FinetuneSteps,
+            _ => 0,
+        };
+        if (m.Step < 0 || m.Step > last)
+            throw new ImagicException($"{where}: step {m.Step} is outside {m.Stage}'s range 0 to {last}.");
+        if ((m.Status == "trained") != (stage == EditStage.Done))
+            throw new ImagicException($"{where}: status '{m.Status}' does not match stage '{m.Stage}'.");
     }
 
     public void WriteManifest(Manifest m)

@@ -20,23 +20,30 @@ public sealed record SweepResult(string Dir, string GridPath, IReadOnlyList<stri
 /// </summary>
 public static class EditWorkflow
 {
+    /// <summary>The most rows (seeds) an η sweep grid may have.</summary>
+    public const int MaxSweepSeeds = 100;
+
     /// <summary>Starts a new edit run in <see cref="EditRequest.OutDir"/> and runs it to the end.</summary>
+    /// <param name="created">Called with the run once its folder exists, after every input was checked.</param>
     public static (EditRun Run, SweepResult Sweep) Start(EditRequest request, IProgress<StepProgress>? progress = null,
-        CancellationToken cancellation = default, Action<string>? log = null)
+        CancellationToken cancellation = default, Action<string>? log = null, Action<EditRun>? created = null)
     {
+        // Check everything before creating anything, so a bad input leaves no folder behind and no
+        // mistake surfaces after hours of training.
         request.Options.Validate();
         if (string.IsNullOrWhiteSpace(request.TargetText))
             throw new ImagicException("The prompt is empty: describe the edited image, e.g. \"a photo of a dog standing\".");
-        if (request.SweepSeeds < 1)
-            throw new ImagicException($"--seeds must be at least 1, got {request.SweepSeeds}.");
-        // Read the image before creating anything, so a bad input leaves no folder behind.
+        SweepSeeds(request.Options.Seed, request.SweepSeeds);
+        EditRun.CheckCanCreate(request.OutDir);
         var original = ImageIO.Load(request.ImagePath);
         using var pipe = StableDiffusionPipeline.Load(request.ModelDir, request.Loading);
         if (log is not null) pipe.Warn = log;
+        pipe.CheckSamplingOptions(request.Options.Sampling);
         int size = pipe.DefaultResolution;
         var fitted = ImageIO.Fit(original, size, size, request.Fit);
 
         var run = EditRun.Create(request.OutDir);
+        created?.Invoke(run);
         var manifest = new EditRun.Manifest(pipe.ModelDir, ModelFingerprint.Compute(pipe.ModelDir), request.TargetText,
             Path.GetFullPath(request.ImagePath), request.Options, "running", EditStage.EmbeddingOptimization.ToString(), 0,
             EditRun.ProjectVersion);
@@ -63,6 +70,8 @@ public static class EditWorkflow
             throw new ImagicException($"{dir} was made with a different model ({manifest.ModelPath}); resume it with that model.");
         using var pipe = StableDiffusionPipeline.Load(model, loading);
         if (log is not null) pipe.Warn = log;
+        pipe.CheckSamplingOptions(manifest.Options.Sampling);
+        SweepSeeds(manifest.Options.Seed, sweepSeeds);
         using var editor = new ImagicEditor(pipe, manifest.Options);
         using var session = run.LoadSession(pipe.UNet);
         return Continue(run, pipe, editor, session, manifest, sweepSeeds, progress, cancellation);
@@ -77,7 +86,7 @@ public static class EditWorkflow
             editor.Train(session, progress, cancellation);
             run.SaveResult(session, pipe.UNet, manifest);
         }
-        var seeds = Enumerable.Range(0, sweepSeeds).Select(i => manifest.Options.Seed + i).ToArray();
+        var seeds = SweepSeeds(manifest.Options.Seed, sweepSeeds);
         var sweep = SampleSweep(run, editor, session, manifest.Options.EtaSweep, seeds, Path.Combine(run.Dir, "samples"),
             progress, cancellation);
         return (run, sweep);
@@ -90,7 +99,6 @@ public static class EditWorkflow
     public static SweepResult SampleSweep(EditRun run, ImagicEditor editor, EditSession session, IReadOnlyList<double> etas,
         IReadOnlyList<long> seeds, string outDir, IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
     {
-        Directory.CreateDirectory(outDir);
         var rows = new List<IReadOnlyList<RgbImage>>();
         var paths = new List<string>();
         int done = 0, total = etas.Count * seeds.Count;
@@ -104,6 +112,7 @@ public static class EditWorkflow
             {
                 var image = ImageTensors.ToImage(images[i]);
                 string path = Path.Combine(outDir, string.Create(CultureInfo.InvariantCulture, $"eta_{etas[i]:F2}_seed_{seed}.png"));
+                Directory.CreateDirectory(outDir); // only once there is an image to put in it
                 ImageIO.SavePng(image, path);
                 paths.Add(path);
                 row.Add(image);
@@ -128,6 +137,12 @@ public static class EditWorkflow
         int? steps = null, double? guidance = null, double? guidanceRescale = null, string? modelDir = null, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default, PipelineLoadOptions? loading = null)
     {
+        // What is asked for here is checked first, before the run is read.
+        new ImagicOptions
+        {
+            SamplingSteps = steps ?? 1, GuidanceScale = guidance ?? 1, GuidanceRescale = guidanceRescale ?? 0, EtaSweep = etas.ToArray(),
+        }.Validate();
+        SweepSeeds(firstSeed ?? 0, seedCount);
         var run = EditRun.Open(dir);
         var manifest = run.ReadManifest();
         if (manifest.Status != "trained")
@@ -135,21 +150,31 @@ public static class EditWorkflow
         string model = modelDir ?? manifest.ModelPath;
         if (!Path.Exists(model) || ModelFingerprint.Compute(model) != manifest.ModelFingerprint)
             throw new ImagicException($"{dir} was made with the model at {manifest.ModelPath}; pass --model with that same model.");
-        if (etas.Count == 0) throw new ImagicException("--eta needs at least one value.");
-        if (seedCount < 1) throw new ImagicException($"--seeds must be at least 1, got {seedCount}.");
-        using var pipe = StableDiffusionPipeline.Load(model, loading);
         var options = manifest.Options with
         {
             SamplingSteps = steps ?? manifest.Options.SamplingSteps,
             GuidanceScale = guidance ?? manifest.Options.GuidanceScale,
             GuidanceRescale = guidanceRescale ?? manifest.Options.GuidanceRescale,
+            EtaSweep = etas.ToArray(),
         };
+        options.Validate();
+        var seeds = SweepSeeds(firstSeed ?? manifest.Options.Seed, seedCount);
+        using var pipe = StableDiffusionPipeline.Load(model, loading);
+        pipe.CheckSamplingOptions(options.Sampling);
         using var editor = new ImagicEditor(pipe, options);
         using var session = run.LoadSession(pipe.UNet);
-        long seed0 = firstSeed ?? manifest.Options.Seed;
-        var seeds = Enumerable.Range(0, seedCount).Select(i => seed0 + i).ToArray();
         int n = 1;
         while (Directory.Exists(Path.Combine(run.Dir, $"sweep-{n}"))) n++;
         return SampleSweep(run, editor, session, etas, seeds, Path.Combine(run.Dir, $"sweep-{n}"), progress, cancellation);
+    }
+
+    /// <summary>The seeds of the grid's rows, <paramref name="first"/> … first + count − 1; refuses a count out of range or seeds past <see cref="long.MaxValue"/>.</summary>
+    static long[] SweepSeeds(long first, int count)
+    {
+        if (count is < 1 or > MaxSweepSeeds)
+            throw new ImagicException($"--seeds must be between 1 and {MaxSweepSeeds} (rows of the grid), got {count}.");
+        if (first > long.MaxValue - (count - 1))
+            throw new ImagicException($"--seed {first} with --seeds {count} runs past the largest seed ({long.MaxValue}); choose a smaller --seed.");
+        return Enumerable.Range(0, count).Select(i => first + i).ToArray();
     }
 }

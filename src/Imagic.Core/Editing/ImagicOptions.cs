@@ -103,23 +103,50 @@ public sealed record ImagicOptions
     /// <summary>Write a resumable checkpoint every this many training steps. Default 100.</summary>
     [JsonPropertyName("checkpoint_every")] public int CheckpointEvery { get; init; } = 100;
 
+    /// <summary>
+    /// The largest η accepted. Above 1 the interpolation extrapolates past e_tgt; the diffusers community
+    /// Imagic pipeline goes up to 1.2, so values up to 2 are allowed (the CLI warns above 1) and larger ones
+    /// are refused as typos.
+    /// </summary>
+    public const double MaxEta = 2;
+
     /// <summary>Checks ranges; throws <see cref="ImagicException"/> naming the bad value.</summary>
     public void Validate()
     {
         if (EmbeddingSteps < 0) throw new ImagicException($"Stage A steps must be ≥ 0, got {EmbeddingSteps}.");
         if (FinetuneSteps < 0) throw new ImagicException($"Stage B steps must be ≥ 0, got {FinetuneSteps}.");
         if (SamplingSteps < 1) throw new ImagicException($"Sampling steps must be ≥ 1, got {SamplingSteps}.");
-        if (EmbeddingLearningRate <= 0 || FinetuneLearningRate <= 0 || LoraLearningRate <= 0) throw new ImagicException("Learning rates must be positive.");
+        CheckLearningRate(EmbeddingLearningRate, "stage A learning rate (--embedding-lr)");
+        CheckLearningRate(FinetuneLearningRate, "stage B learning rate (--finetune-lr)");
+        CheckLearningRate(LoraLearningRate, "LoRA learning rate (--lora-lr)");
         if (LoraRank < 1) throw new ImagicException($"The LoRA rank must be ≥ 1, got {LoraRank}.");
-        if (LoraAlpha is <= 0) throw new ImagicException($"LoRA alpha must be positive, got {LoraAlpha}.");
+        if (LoraAlpha is double alpha && !(double.IsFinite(alpha) && alpha > 0))
+            throw new ImagicException($"LoRA alpha must be a positive finite number, got {alpha}.");
         if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
         if (EmbeddingBatch < 1 || FinetuneBatch < 1)
             throw new ImagicException($"Stage A and B batches must be ≥ 1, got {EmbeddingBatch} and {FinetuneBatch}.");
         if (!Enum.IsDefined(TimestepSampling)) throw new ImagicException($"Unknown timestep sampling {TimestepSampling}.");
         if (!Enum.IsDefined(InputLatents)) throw new ImagicException($"Unknown input latents {InputLatents}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
-        ClassifierFreeGuidance.CheckRescale(GuidanceRescale);
+        Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model
+        CheckEta(Eta);
         if (EtaSweep.Length == 0) throw new ImagicException("The η sweep needs at least one value.");
+        foreach (var eta in EtaSweep) CheckEta(eta);
+        if (EtaSweep.Distinct().Count() != EtaSweep.Length)
+            throw new ImagicException($"The η sweep lists a value twice: {string.Join(", ", EtaSweep)}.");
+    }
+
+    /// <summary>Throws unless 0 ≤ η ≤ <see cref="MaxEta"/>.</summary>
+    public static void CheckEta(double eta)
+    {
+        if (!(eta >= 0 && eta <= MaxEta))
+            throw new ImagicException($"η must be a number in [0, {MaxEta}], got {eta}.");
+    }
+
+    static void CheckLearningRate(double value, string what)
+    {
+        if (!(double.IsFinite(value) && value > 0))
+            throw new ImagicException($"The {what} must be a positive finite number, got {value}.");
     }
 
     /// <summary>Stage C's sampling settings.</summary>

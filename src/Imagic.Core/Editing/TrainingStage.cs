@@ -67,6 +67,8 @@ public abstract class TrainingStage : IDisposable
             if (contexts > 1) context = context.repeat(_batch, 1, 1);
             var value = DenoisingLoss.Compute(_unet, _ddpm, x0, context, _generator, _timesteps);
             value.backward();
+            // Stops at the first non-finite loss or gradient, before it reaches the weights: the last checkpoint stays good.
+            NonFinite.Check(value, Optimizer, Name, Step + 1);
             Optimizer.Step();
             loss = value.item<float>();
         }

@@ -1,3 +1,4 @@
+using Imagic.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -29,9 +30,9 @@ public static class StateDictLoader
     /// <param name="ignoredKeys">Checkpoint keys skipped silently if present (before or after remapping),
     /// e.g. <c>text_model.embeddings.position_ids</c>. Default: none.</param>
     /// <param name="componentName">Used in error messages, e.g. "UNet". Default "model".</param>
-    /// <exception cref="ImagicException">A key has no target, a shape or kind of dtype differs, two keys
-    /// map to one target, or parameters are left unassigned. The module is then partially loaded and
-    /// should be discarded.</exception>
+    /// <exception cref="ImagicException">A key has no target, a shape or kind of dtype differs, a tensor holds
+    /// NaN or infinite values, two keys map to one target, or parameters are left unassigned. The module is
+    /// then partially loaded and should be discarded.</exception>
     public static void Load(Module module, SafeTensorsFile file,
         Func<string, Tensor, (string key, Tensor value)>? remap = null,
         IReadOnlySet<string>? ignoredKeys = null, string componentName = "model")
@@ -79,6 +80,12 @@ public static class StateDictLoader
                     "The checkpoint mixes old and new key names; keep one of them.");
             using (torch.no_grad())
                 target.copy_(value);
+            // Random bytes in a weights file are mostly valid floats, so only a scan finds them; it costs a
+            // fraction of the read itself (docs/performance.md).
+            if (!NonFinite.IsAllFinite(target))
+                throw new ImagicException(
+                    $"Cannot load the {componentName} from {file.Path}: tensor {described} holds {NonFinite.CountNonFinite(target)} NaN or " +
+                    $"infinite value(s) of {target.numel()}. The file is corrupt or was saved from a diverged training run; get a good copy.");
             assignedFrom[key] = entry.Name;
         }
 

@@ -24,6 +24,22 @@ public sealed record SamplingOptions
 
     /// <summary>DDIM η: 0 is deterministic DDIM, 1 is DDPM-like. Default 0.</summary>
     public double Eta { get; init; }
+
+    /// <summary>
+    /// Checks every value before any work: steps in [1, <paramref name="maxSteps"/>], a finite guidance scale ≥ 0,
+    /// a rescale in [0, 1] and a finite DDIM η ≥ 0. Throws an <see cref="ImagicException"/> naming the value.
+    /// </summary>
+    /// <param name="maxSteps">The scheduler's training timesteps, the most DDIM can visit. Default 1000 (SD's).</param>
+    public void Validate(int maxSteps = 1000)
+    {
+        if (Steps < 1 || Steps > maxSteps)
+            throw new ImagicException($"The sampling steps (--steps) must be between 1 and {maxSteps} (the model's training timesteps), got {Steps}.");
+        if (!double.IsFinite(GuidanceScale) || GuidanceScale < 0)
+            throw new ImagicException($"The guidance scale (--guidance) must be a finite number ≥ 0, got {GuidanceScale}.");
+        ClassifierFreeGuidance.CheckRescale(GuidanceRescale);
+        if (!double.IsFinite(Eta) || Eta < 0)
+            throw new ImagicException($"DDIM's η must be a finite number ≥ 0, got {Eta}.");
+    }
 }
 
 /// <summary>
@@ -297,6 +313,27 @@ public sealed class StableDiffusionPipeline : IDisposable
             throw new ImagicException($"Image size {width}x{height} is not possible with this model: width and height must be positive multiples of {f}.");
     }
 
+    /// <summary>Checks sampling options against this model (at most its scheduler's training timesteps); see <see cref="SamplingOptions.Validate"/>.</summary>
+    public void CheckSamplingOptions(SamplingOptions options) => options.Validate(SchedulerConfig.NumTrainTimesteps);
+
+    /// <summary>
+    /// Checks initial latents given by the user: [1, C, H/f, W/f] for this model and finite. Returns the image size
+    /// they imply, (height, width).
+    /// </summary>
+    /// <param name="source">Where the latents came from, for the message (a file path).</param>
+    public (int Height, int Width) CheckInitialLatents(Tensor latents, string source)
+    {
+        int f = VaeScaleFactor;
+        string shape = $"[{string.Join(", ", latents.shape)}]";
+        if (latents.dim() != 4 || latents.shape[0] != 1 || latents.shape[1] != LatentChannels)
+            throw new ImagicException($"{source}: latents must be [1, {LatentChannels}, H/{f}, W/{f}]; got {shape}.");
+        if (!torch.is_floating_point(latents))
+            throw new ImagicException($"{source}: latents must be floating point; got {latents.dtype}.");
+        if (!Training.NonFinite.IsAllFinite(latents))
+            throw new ImagicException($"{source}: the latents hold {Training.NonFinite.CountNonFinite(latents)} NaN or infinite value(s).");
+        return (checked((int)latents.shape[2] * f), checked((int)latents.shape[3] * f));
+    }
+
     /// <summary>Image [B, 3, H, W] in [-1, 1] → scaled latents. Uses the posterior mean unless a generator is given.</summary>
     public Tensor EncodeImage(Tensor image, Generator? generator = null)
     {
@@ -353,9 +390,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     public Tensor Sample(Tensor cond, Tensor uncond, Tensor initLatents, SamplingOptions options, Generator? generator = null,
         IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, int skipSteps = 0)
     {
-        if (options.Steps < 1)
-            throw new ImagicException($"The number of sampling steps must be at least 1, got {options.Steps}.");
-        ClassifierFreeGuidance.CheckRescale(options.GuidanceRescale);
+        CheckSamplingOptions(options);
         using var _ = torch.no_grad();
         var scheduler = new DdimScheduler(SchedulerConfig);
         scheduler.SetTimesteps(options.Steps);

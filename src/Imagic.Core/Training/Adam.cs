@@ -14,6 +14,9 @@ public sealed class Adam : IDisposable
     readonly Tensor[] _m;
     readonly Tensor[] _v;
 
+    /// <summary>The named tensors this optimizer updates.</summary>
+    public IReadOnlyList<(string Name, Tensor Param)> Parameters => _params;
+
     public double LearningRate { get; set; }
     public double Beta1 { get; }
     public double Beta2 { get; }

@@ -141,6 +141,7 @@ public sealed class ShapesTrainer
             var loss = torch.nn.functional.mse_loss(reconstruction, images) + _options.VaeKlWeight * kl;
             adam.ZeroGrad();
             loss.backward();
+            NonFinite.Check(loss, adam, "train VAE", step + 1);
             // Clipping and a decaying rate: without them a first run spiked from 0.01 to 0.27 at step 705.
             ClipGradients(Named(vae).ToList(), _options.GradientClip);
             adam.LearningRate = CosineDecay(_options.VaeLearningRate, step, 0, _options.VaeSteps);
@@ -232,6 +233,7 @@ public sealed class ShapesTrainer
             var loss = DenoisingLoss.Compute(unet, ddpm, latents, context, generator, timesteps, _options.MinSnrGamma);
             adam.ZeroGrad();
             loss.backward();
+            NonFinite.Check(loss, adam, "train UNet+text", step + 1);
             ClipGradients(trainable, _options.GradientClip);
             adam.LearningRate = CosineDecay(_options.LearningRate, step, _options.WarmupSteps, _options.Steps);
             adam.Step();

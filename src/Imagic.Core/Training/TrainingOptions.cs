@@ -89,11 +89,19 @@ public sealed record TrainingOptions
         if (VaeSteps < 0 || Steps < 0) throw new ImagicException("Step counts must be ≥ 0.");
         if (BatchSize < 1) throw new ImagicException($"--batch must be ≥ 1, got {BatchSize}.");
         if (CheckpointEvery < 1) throw new ImagicException($"--checkpoint-every must be ≥ 1, got {CheckpointEvery}.");
-        if (CaptionDropout is < 0 or > 1) throw new ImagicException("Caption dropout must be in [0, 1].");
-        if (TextEmbeddingInitStd <= 0) throw new ImagicException("The text embedding init std must be > 0.");
-        if (HighNoiseShare is < 0 or > 1) throw new ImagicException("The high-noise share must be in [0, 1].");
-        if (HighNoiseStart is < 0 or >= 1000) throw new ImagicException("The high-noise start must be a timestep in [0, 1000).");
-        if (MinSnrGamma is <= 0) throw new ImagicException($"--min-snr-gamma must be > 0, got {MinSnrGamma}.");
-        if (CanonicalCaptions is < 0 or > 1) throw new ImagicException("The canonical caption fraction must be in [0, 1].");
+        if (!(CaptionDropout is >= 0 and <= 1)) throw new ImagicException("Caption dropout must be in [0, 1].");
+        if (!(TextEmbeddingInitStd > 0 && double.IsFinite(TextEmbeddingInitStd))) throw new ImagicException("The text embedding init std must be > 0.");
+        if (!(HighNoiseShare is >= 0 and <= 1)) throw new ImagicException($"--high-noise-share must be in [0, 1], got {HighNoiseShare}.");
+        if (HighNoiseStart is < 0 or >= 1000) throw new ImagicException($"--high-noise-start must be a timestep in [0, 1000), got {HighNoiseStart}.");
+        if (MinSnrGamma is double gamma && !(gamma > 0 && double.IsFinite(gamma)))
+            throw new ImagicException($"--min-snr-gamma must be a positive finite number, got {gamma}.");
+        if (!(CanonicalCaptions is >= 0 and <= 1)) throw new ImagicException("The canonical caption fraction must be in [0, 1].");
+        if (!(LearningRate > 0 && double.IsFinite(LearningRate))) throw new ImagicException($"--lr must be a positive finite number, got {LearningRate}.");
+        if (!(VaeLearningRate > 0 && double.IsFinite(VaeLearningRate))) throw new ImagicException($"The VAE learning rate must be a positive finite number, got {VaeLearningRate}.");
+        if (!(VaeKlWeight >= 0 && double.IsFinite(VaeKlWeight))) throw new ImagicException($"The VAE KL weight must be a finite number ≥ 0, got {VaeKlWeight}.");
+        if (!(WeightDecay >= 0 && double.IsFinite(WeightDecay))) throw new ImagicException($"The weight decay must be a finite number ≥ 0, got {WeightDecay}.");
+        if (!(EmaDecay is >= 0 and < 1)) throw new ImagicException($"The EMA decay must be in [0, 1), got {EmaDecay}.");
+        if (!(GradientClip > 0 && double.IsFinite(GradientClip))) throw new ImagicException($"The gradient clip must be a positive finite number, got {GradientClip}.");
+        if (WarmupSteps < 0 || ScalingSamples < 1) throw new ImagicException("Warm-up steps must be ≥ 0 and scaling samples ≥ 1.");
     }
 }

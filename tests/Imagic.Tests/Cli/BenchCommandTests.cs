@@ -49,7 +49,7 @@ public class BenchCommandTests
         var (code, _, stderr) = CliHarness.Run("bench", "--model", TestPaths.TinySd1, "--methods", "imagic",
             "--cases", "1", "--finetune-lr", "0", "--out", TestPaths.NewTempDir());
         Assert.Equal(1, code);
-        Assert.Contains("Learning rates must be positive", stderr);
+        Assert.Contains("stage B learning rate (--finetune-lr) must be a positive finite number, got 0", stderr);
     }
 
     [Fact]
