@@ -28,6 +28,7 @@ public class NumericOptionFuzzTests
             "train" => new[] { "train", "--tokenizer", missing, "--work", Path.Combine(dir, "work"), "--out", Path.Combine(dir, "model") },
             "eval-model" => new[] { "eval-model", "--model", missing, "--out", Path.Combine(dir, "eval") },
             "bench" => new[] { "bench", "--model", missing, "--out", Path.Combine(dir, "bench") },
+            "convert" => new[] { "convert", Path.Combine(missing, "model.safetensors"), "--out", Path.Combine(dir, "converted") },
             _ => throw new ArgumentException($"No fuzz arguments for '{command}'; add them here.", nameof(command)),
         };
     }

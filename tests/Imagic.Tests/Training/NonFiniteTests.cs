@@ -81,6 +81,6 @@ public class NonFiniteTrainingTests
         Assert.False(Directory.Exists(Path.Combine(run, "samples")));
         var manifest = EditRun.Open(run).ReadManifest();
         Assert.Equal((nameof(EditStage.ModelFineTuning), 1), (manifest.Stage, manifest.Step));
-        Assert.True(File.Exists(Path.Combine(run, "checkpoint", "unet.safetensors")));
+        Assert.True(File.Exists(Path.Combine(run, "checkpoint", "state.safetensors")));
     }
 }
