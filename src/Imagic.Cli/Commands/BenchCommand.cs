@@ -13,8 +13,12 @@ internal static class BenchCommand
 
     public static Command Create()
     {
-        var suite = new Option<string>("--suite") { Description = "The benchmark suite.", DefaultValueFactory = _ => "shapes" };
-        suite.AcceptOnlyFromAmong("shapes", EditSuite.ShapesVersion);
+        var suite = new Option<string>("--suite")
+        {
+            Description = $"The benchmark suite: 'shapes' ({EditSuite.ShapesVersion}) or '{EditSuite.ShapesV2Version}' (world v2 at 64 px, TEdBench-style texts).",
+            DefaultValueFactory = _ => "shapes",
+        };
+        suite.AcceptOnlyFromAmong([.. EditSuite.Names]);
         var quick = new Option<bool>("--quick")
         {
             Description = $"A short run: {QuickCasesPerCategory} cases per category, at most 20 sampling steps, 3 SDEdit strengths, " +
@@ -95,6 +99,9 @@ internal static class BenchCommand
 
             using var pipe = StableDiffusionPipeline.Load(modelDir);
             pipe.Warn = m => Console.Error.WriteLine($"warning: {m}");
+            if (editSuite.World == World.WorldVersion.V2 && pipe.DefaultResolution != EditSuite.V2Resolution)
+                Console.Error.WriteLine($"warning: {editSuite.Version} is made for {EditSuite.V2Resolution} px; this model draws {pipe.DefaultResolution} px, " +
+                    "where the unnamed detail is barely visible.");
             Console.WriteLine($"Benchmark {editSuite.Version} ({editSuite.Cases.Count} cases, fingerprint {editSuite.Fingerprint}) " +
                 $"on {modelDir}: {string.Join(", ", names)}; {settings.SamplingSteps} sampling steps.");
             Console.WriteLine($"Folder: {Path.GetFullPath(outDir)}");
