@@ -72,6 +72,19 @@ public sealed record TrainingOptions
     /// </summary>
     public double TextEmbeddingInitStd { get; init; } = 1.0;
 
+    /// <summary>
+    /// The world the scenes come from. Default <see cref="World.WorldVersion.V1"/> (the bundled v1–v5 models); v2 draws
+    /// scenes with unnamed detail and needs the 64-px architecture (<see cref="ShapesModelConfigs.V2"/>).
+    /// </summary>
+    public World.WorldVersion World { get; init; } = Imagic.World.WorldVersion.V1;
+
+    /// <summary>
+    /// World v2 only: share of the kept captions that leave things out (<see cref="Imagic.World.Captioner.Partial"/>: the
+    /// object alone, with its background, or with its position), taken from the random captions, never from the canonical
+    /// share. Default 0.3. The TEdBench-style texts of suite shapes-v2 are of this kind; full captions stay the majority.
+    /// </summary>
+    public double PartialCaptions { get; init; } = 0.3;
+
     /// <summary>Gradient norm clip of phase 2. Default 1.</summary>
     public double GradientClip { get; init; } = 1.0;
 
@@ -95,5 +108,7 @@ public sealed record TrainingOptions
         if (HighNoiseStart is < 0 or >= 1000) throw new ImagicException("The high-noise start must be a timestep in [0, 1000).");
         if (MinSnrGamma is <= 0) throw new ImagicException($"--min-snr-gamma must be > 0, got {MinSnrGamma}.");
         if (CanonicalCaptions is < 0 or > 1) throw new ImagicException("The canonical caption fraction must be in [0, 1].");
+        if (PartialCaptions is < 0 or > 1) throw new ImagicException($"--partial-captions must be in [0, 1], got {PartialCaptions}.");
+        if (CanonicalCaptions + PartialCaptions > 1) throw new ImagicException("The canonical and partial caption shares must add up to at most 1.");
     }
 }
