@@ -122,6 +122,8 @@ internal static class BenchCommand
                 Console.WriteLine($"  {row.Method,-9} {BenchReport.Setting(row.Parameter, row.Value),-14} success {row.EditSuccess,4:P0}  " +
                     $"kept {row.AllPreserved,4:P0}  both {row.SuccessAndPreserved,4:P0}  PSNR {row.Psnr,5:F1}  SSIM {row.Ssim:F3}");
             Console.WriteLine($"  {outputs.ResultsPath}\n  {outputs.SummaryPath}\n  {outputs.ChartPath}\n  {outputs.InputChartPath}\n  {outputs.ExamplesPath}");
+            if (outputs.UneditedChartPath is not null)
+                Console.WriteLine($"  {outputs.UneditedChartPath}");
             return 0;
         });
         return command;
