@@ -14,8 +14,12 @@ internal static class BenchCommand
 
     public static Command Create()
     {
-        var suite = new Option<string>("--suite") { Description = "The benchmark suite.", DefaultValueFactory = _ => "shapes" };
-        suite.AcceptOnlyFromAmong("shapes", EditSuite.ShapesVersion);
+        var suite = new Option<string>("--suite")
+        {
+            Description = $"The benchmark suite: 'shapes' ({EditSuite.ShapesVersion}) or '{EditSuite.ShapesV2Version}' (world v2 at 64 px, TEdBench-style texts).",
+            DefaultValueFactory = _ => "shapes",
+        };
+        suite.AcceptOnlyFromAmong([.. EditSuite.Names]);
         var quick = new Option<bool>("--quick")
         {
             Description = $"A short run: {QuickCasesPerCategory} cases per category, at most 20 sampling steps, 3 SDEdit strengths, " +
@@ -115,6 +119,9 @@ internal static class BenchCommand
             {
                 Steps = settings.SamplingSteps, GuidanceScale = settings.GuidanceScale, GuidanceRescale = settings.Imagic.GuidanceRescale,
             });
+            if (editSuite.World == World.WorldVersion.V2 && pipe.DefaultResolution != EditSuite.V2Resolution)
+                Console.Error.WriteLine($"warning: {editSuite.Version} is made for {EditSuite.V2Resolution} px; this model draws {pipe.DefaultResolution} px, " +
+                    "where the unnamed detail is barely visible.");
             Console.WriteLine($"Benchmark {editSuite.Version} ({editSuite.Cases.Count} cases, fingerprint {editSuite.Fingerprint}) " +
                 $"on {modelDir}: {string.Join(", ", names)}; {settings.SamplingSteps} sampling steps.");
             Console.WriteLine($"Folder: {Path.GetFullPath(outDir)}");
@@ -138,6 +145,8 @@ internal static class BenchCommand
                 Console.WriteLine($"  {row.Method,-9} {BenchReport.Setting(row.Parameter, row.Value),-14} success {row.EditSuccess,4:P0}  " +
                     $"kept {row.AllPreserved,4:P0}  both {row.SuccessAndPreserved,4:P0}  PSNR {row.Psnr,5:F1}  SSIM {row.Ssim:F3}  1-SSIM to input {row.InputDistance:F3}");
             Console.WriteLine($"  {outputs.ResultsPath}\n  {outputs.SummaryPath}\n  {outputs.ChartPath}\n  {outputs.InputChartPath}\n  {outputs.ExamplesPath}");
+            if (outputs.UneditedChartPath is not null)
+                Console.WriteLine($"  {outputs.UneditedChartPath}");
             return 0;
         });
         return command;

@@ -35,14 +35,28 @@ internal static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => defaults.CheckpointEvery };
         var threads = new Option<int>("--threads") { Description = "CPU threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var fp16 = new Option<bool>("--fp16") { Description = "Store the exported weights as float16 (half the size; they load as float32)." };
+        var world = new Option<string>("--world")
+        {
+            Description = "The shapes world: 'v1' (32 px, flat scenes: the bundled models v1–v5) or 'v2' (64 px, unnamed detail, " +
+                "a 4× VAE to 16×16×4 latents and captions that leave things out: model v6).",
+            DefaultValueFactory = _ => "v1",
+        };
+        world.AcceptOnlyFromAmong("v1", "v2");
+        var partialCaptions = new Option<double>("--partial-captions")
+        {
+            Description = "World v2: share of the captions that name only the main object (alone, with its background or its position).",
+            DefaultValueFactory = _ => defaults.PartialCaptions,
+        };
 
         var command = new Command("train",
             "Train the bundled text-to-image model from scratch on the procedural shapes world: first a small VAE, then the UNet and CLIP " +
             "text encoder jointly on its latents (EMA weights, 10% caption dropout for guidance). Interrupt any time: rerun the same " +
             "command to resume from the last checkpoint.\n" +
-            "Example: imagic train --tokenizer ../shared/reference/tiny-sd1/tokenizer --work /tmp/shapes-train --out models/shapes --fp16")
+            "Example: imagic train --tokenizer ../shared/reference/tiny-sd1/tokenizer --work /tmp/shapes-train --out models/shapes --fp16\n" +
+            "World v2 (64 px): imagic train --world v2 --tokenizer ../shared/reference/tiny-sd1/tokenizer --work /tmp/shapes-v2 --out models/shapes --fp16")
         {
             output, work, tokenizer, vaeSteps, steps, batch, lr, highNoiseShare, highNoiseStart, minSnrGamma, seed, checkpointEvery, threads, fp16,
+            world, partialCaptions,
         };
         var loading = ModelLoadOptions.AddTo(command, modelOptions: false);
         command.SetAction(result =>
@@ -61,6 +75,8 @@ internal static class TrainCommand
                 MinSnrGamma = result.GetValue(minSnrGamma),
                 Seed = result.GetValue(seed),
                 CheckpointEvery = result.GetValue(checkpointEvery),
+                World = result.GetValue(world) == "v2" ? Imagic.World.WorldVersion.V2 : Imagic.World.WorldVersion.V1,
+                PartialCaptions = result.GetValue(partialCaptions),
             };
             // Everything that could fail after hours is checked before the work folder is created.
             options.Validate();

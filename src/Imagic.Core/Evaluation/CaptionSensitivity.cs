@@ -37,7 +37,8 @@ public static class CaptionSensitivity
     public static IReadOnlyList<CaptionSensitivityRow> Measure(StableDiffusionPipeline pipe, int scenes = 128, long seed = 0,
         IReadOnlyList<int>? timesteps = null, int batchSize = 32)
     {
-        ModelEvaluator.RequireShapesModel(pipe, "Caption sensitivity");
+        if (ModelEvaluator.RequireShapesModel(pipe, "Caption sensitivity") != WorldVersion.V1)
+            throw new ImagicException("Caption sensitivity is measured on world-v1 (32x32) models only.");
         timesteps ??= DefaultTimesteps;
         var ddpm = new DdpmScheduler(pipe.SchedulerConfig);
         var rng = new WorldRandom(seed + 1);

@@ -36,8 +36,9 @@ public static class ModelEvaluator
     public static (AttributeAccuracy Accuracy, IReadOnlyList<(Scene Scene, SceneImage Image)> Samples) Evaluate(
         StableDiffusionPipeline pipe, Options options, IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
     {
-        RequireShapesModel(pipe, "eval-model");
-        var sampler = new SceneSampler(options.Seed);
+        var world = RequireShapesModel(pipe, "eval-model");
+        int size = pipe.DefaultResolution;
+        var sampler = new SceneSampler(options.Seed, version: world);
         var scenes = sampler.Next(options.Samples);
         var results = new List<(Scene, SceneImage)>();
         var uncond = pipe.EncodePrompt("");
@@ -49,7 +50,7 @@ public static class ModelEvaluator
             using var scope = torch.NewDisposeScope();
             var batch = scenes.Skip(start).Take(options.BatchSize).ToList();
             var cond = pipe.EncodePrompts(batch.Select(Captioner.Canonical).ToList());
-            var noise = pipe.InitialNoise(32, 32, generator, batch.Count);
+            var noise = pipe.InitialNoise(size, size, generator, batch.Count);
             var latents = pipe.Sample(cond, uncond, noise, sampling, generator);
             var images = pipe.DecodeLatents(latents);
             latents.Dispose();
@@ -59,7 +60,7 @@ public static class ModelEvaluator
             }
             progress?.Report(new StepProgress("eval-model", Math.Min(start + options.BatchSize, scenes.Count), scenes.Count));
         }
-        return (Score(results), results);
+        return (Score(results, world), results);
     }
 
     /// <summary>
@@ -68,32 +69,38 @@ public static class ModelEvaluator
     /// </summary>
     public static AttributeAccuracy EvaluateReconstruction(StableDiffusionPipeline pipe, Options options)
     {
-        var scenes = new SceneSampler(options.Seed).Next(options.Samples);
+        var world = RequireShapesModel(pipe, "The VAE round trip");
+        var scenes = new SceneSampler(options.Seed, version: world).Next(options.Samples);
         var results = new List<(Scene, SceneImage)>();
         foreach (var batch in scenes.Chunk(options.BatchSize))
         {
             using var scope = torch.NewDisposeScope();
-            var decoded = pipe.DecodeLatents(pipe.EncodeImage(Render(batch)));
+            var decoded = pipe.DecodeLatents(pipe.EncodeImage(Render(batch, pipe.DefaultResolution)));
             for (int i = 0; i < batch.Length; i++)
                 results.Add((batch[i], SceneImage.From(ImageTensors.ToImage(decoded[i]))));
         }
-        return Score(results);
+        return Score(results, world);
     }
 
-    /// <summary>Fails with a clear message unless <paramref name="pipe"/> makes the shapes world's 32×32 images.</summary>
-    internal static void RequireShapesModel(StableDiffusionPipeline pipe, string what)
+    /// <summary>
+    /// The world a shapes model draws, by its resolution: v1 at 32×32 (models v1–v5), v2 at 64×64 (model v6 on).
+    /// Fails with a clear message for any other resolution.
+    /// </summary>
+    internal static WorldVersion RequireShapesModel(StableDiffusionPipeline pipe, string what) => pipe.DefaultResolution switch
     {
-        if (pipe.DefaultResolution != 32)
-            throw new ImagicException($"{what} needs a shapes-world model (32x32 images); {pipe.ModelDir} makes {pipe.DefaultResolution}x{pipe.DefaultResolution}.");
-    }
+        32 => WorldVersion.V1,
+        64 => WorldVersion.V2,
+        _ => throw new ImagicException($"{what} needs a shapes-world model (32x32 world-v1 or 64x64 world-v2 images); " +
+            $"{pipe.ModelDir} makes {pipe.DefaultResolution}x{pipe.DefaultResolution}."),
+    };
 
-    /// <summary>The scenes rendered as a [B, 3, 32, 32] batch in [-1, 1], the pipeline's image convention.</summary>
-    internal static Tensor Render(IReadOnlyList<Scene> scenes) =>
-        torch.stack(scenes.Select(s => ImageTensors.ToTensor(SceneRenderer.Render(s, 32).ToImage())).ToArray()).squeeze(1);
+    /// <summary>The scenes rendered as a [B, 3, size, size] batch in [-1, 1] (default 32), the pipeline's image convention.</summary>
+    internal static Tensor Render(IReadOnlyList<Scene> scenes, int size = 32) =>
+        torch.stack(scenes.Select(s => ImageTensors.ToTensor(SceneRenderer.Render(s, size).ToImage())).ToArray()).squeeze(1);
 
-    static AttributeAccuracy Score(IReadOnlyList<(Scene Scene, SceneImage Image)> results)
+    static AttributeAccuracy Score(IReadOnlyList<(Scene Scene, SceneImage Image)> results, WorldVersion world)
     {
-        var read = results.Select(r => (r.Scene, Detection: SceneDetector.Detect(r.Image))).ToList();
+        var read = results.Select(r => (r.Scene, Detection: SceneDetector.Detect(r.Image, world))).ToList();
         var matches = read.Select(r => DetectionMatch.Compare(r.Scene, r.Detection)).ToList();
         double Rate(Func<DetectionMatch, bool> f) => matches.Count(f) / (double)matches.Count;
         return new AttributeAccuracy(matches.Count,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Serialization;
 
 namespace Imagic.Quality;
 
@@ -11,7 +12,20 @@ namespace Imagic.Quality;
 /// <param name="SecondsPerCase">Mean wall-clock seconds of the method per case (all its sweep points together).</param>
 public sealed record SummaryRow(string Method, string Parameter, double Value, string Category, int Cases,
     double EditSuccess, double AllPreserved, double SuccessAndPreserved, double PreservedFraction,
-    double Psnr, double Ssim, double InputDistance, double InputMae, double SecondsPerCase);
+    double Psnr, double Ssim, double InputDistance, double InputMae, double SecondsPerCase)
+{
+    /// <summary>World v2: mean unedited-region PSNR against the input (<see cref="EditScore.UneditedPsnr"/>), over the cases that have one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? UneditedPsnr { get; init; }
+
+    /// <summary>World v2: mean unedited-region SSIM against the input.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? UneditedSsim { get; init; }
+
+    /// <summary>World v2: mean detail drift of the unedited objects (<see cref="EditScore.Detail"/>), over the cases that have one; Objects sums them.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DetailError? Detail { get; init; }
+}
 
 /// <summary>Aggregates benchmark results and writes the Markdown summary.</summary>
 public static class BenchReport
@@ -38,10 +52,19 @@ public static class BenchReport
                     if (scores.Length == 0) continue;
                     double Mean(Func<EditScore, double> f) => scores.Average(f);
                     double Rate(Func<EditScore, bool> f) => scores.Count(f) / (double)scores.Length;
+                    double? MeanOf(Func<EditScore, double?> f) =>
+                        scores.Select(f).OfType<double>().ToArray() is { Length: > 0 } some ? some.Average() : null;
+                    var details = scores.Select(s => s.Detail).OfType<DetailError>().ToArray();
                     rows.Add(new SummaryRow(method, ofMethod[0].Parameter, value, category, scores.Length,
                         Rate(s => s.EditSuccess), Rate(s => s.AllPreserved), Rate(s => s.SuccessAndPreserved),
                         Mean(s => s.PreservedFraction), Mean(s => s.Psnr), Mean(s => s.Ssim), Mean(s => s.InputDistance),
-                        Mean(s => s.InputMae), group.Average(r => r.Seconds)));
+                        Mean(s => s.InputMae), group.Average(r => r.Seconds))
+                    {
+                        UneditedPsnr = MeanOf(s => s.UneditedPsnr),
+                        UneditedSsim = MeanOf(s => s.UneditedSsim),
+                        Detail = details.Length == 0 ? null : new DetailError(details.Average(d => d.Position), details.Average(d => d.Size),
+                            details.Average(d => d.Shade), details.Sum(d => d.Objects)),
+                    });
                 }
         }
         return rows;
@@ -63,6 +86,10 @@ public static class BenchReport
         ("SSIM to the ground truth", r => r.Ssim),
     };
 
+    /// <summary>World v2's third axis: PSNR of the unedited region against the input (NaN where a row has none).</summary>
+    public static readonly (string Name, Func<SummaryRow, double> Fidelity) UneditedAxis =
+        ("unedited-region PSNR", r => r.UneditedPsnr ?? double.NaN);
+
     /// <summary>
     /// Imagic's success-versus-fidelity frontier against every other method's, over all categories, on
     /// each fidelity axis: the numbers behind "does Imagic's curve dominate SDEdit's, and by how much".
@@ -73,8 +100,9 @@ public static class BenchReport
         CurvePoint[] Curve(string method, Func<SummaryRow, double> fidelity) =>
             all.Where(r => r.Method == method).Select(r => new CurvePoint(fidelity(r), r.EditSuccess)).ToArray();
         var comparisons = new List<(string, string, CurveComparison)>();
+        var axes = all.Length > 0 && all.All(r => r.UneditedPsnr is not null) ? [.. FidelityAxes, UneditedAxis] : FidelityAxes;
         foreach (var baseline in all.Select(r => r.Method).Distinct().Where(m => m != EditMethod.ImagicName))
-            foreach (var (axis, fidelity) in FidelityAxes)
+            foreach (var (axis, fidelity) in axes)
                 if (CurveComparison.Compare(Curve(EditMethod.ImagicName, fidelity), Curve(baseline, fidelity)) is { } c)
                     comparisons.Add((baseline, axis, c));
         return comparisons;
@@ -118,6 +146,23 @@ public static class BenchReport
                 $"| {r.Method} | {Setting(r)} | {r.Cases} | {Pct(r.EditSuccess)} | {Pct(r.AllPreserved)} | **{Pct(r.SuccessAndPreserved)}** | " +
                 $"{r.PreservedFraction:0.000} | {r.Psnr:0.00} | {r.Ssim:0.000} | {r.InputDistance:0.000} | {r.SecondsPerCase:0.0} |"));
         md.AppendLine();
+
+        if (bench.Summary.Any(r => r.UneditedPsnr is not null))
+        {
+            md.AppendLine("## What the edit must leave alone (world v2)");
+            md.AppendLine();
+            md.AppendLine("**unedited PSNR / SSIM** = against the input, over the pixels outside the union of the edited object's masks in the input " +
+                "and the ground truth (for a background edit: the pixels inside the objects it keeps); **detail drift** = how far the objects the " +
+                "edit must not touch moved from the ground truth in unnamed detail: centre (px), size (relative) and shade (RGB distance), as the detector reads them.");
+            md.AppendLine();
+            md.AppendLine("| method | setting | unedited PSNR | unedited SSIM | centre drift (px) | size drift | shade drift | objects |");
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+            foreach (var r in bench.Summary.Where(r => r.Category == AllCategories))
+                md.AppendLine(string.Create(inv,
+                    $"| {r.Method} | {Setting(r)} | {r.UneditedPsnr:0.00} | {r.UneditedSsim:0.000} | {r.Detail?.Position:0.00} | " +
+                    $"{r.Detail?.Size:0.000} | {r.Detail?.Shade:0.000} | {r.Detail?.Objects} |"));
+            md.AppendLine();
+        }
 
         var best = BestPoints(bench.Summary);
         var categories = EditSuite.Categories.Select(EditSuite.Slug)

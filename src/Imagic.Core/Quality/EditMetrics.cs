@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Imagic.World;
 
 namespace Imagic.Quality;
@@ -17,7 +18,32 @@ public sealed record EditScore(bool EditSuccess, double EditedFraction, double P
 {
     /// <summary>The edit is right and nothing else changed: the benchmark's strictest score.</summary>
     public bool SuccessAndPreserved => EditSuccess && AllPreserved;
+
+    /// <summary>
+    /// World v2: PSNR in dB of the unedited region (<see cref="EditMetrics.UneditedRegion"/>) against the input;
+    /// null in world v1 or when the region is empty.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? UneditedPsnr { get; init; }
+
+    /// <summary>World v2: mean SSIM of the windows centred in the unedited region, against the input; null as <see cref="UneditedPsnr"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? UneditedSsim { get; init; }
+
+    /// <summary>
+    /// World v2: the unnamed detail kept on the objects the edit must not touch (<see cref="EditMetrics.DetailError"/>),
+    /// output against ground truth; null when there is no such object or it is not found in either image.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DetailError? Detail { get; init; }
 }
+
+/// <summary>How far the unedited objects of an output drift from the ground truth in unnamed detail, averaged over those objects.</summary>
+/// <param name="Position">Distance between the fitted centres, in pixels.</param>
+/// <param name="Size">Relative difference of the fitted long half-extents, |h_out / h_truth − 1|.</param>
+/// <param name="Shade">RGB distance between the shades (mean core colour minus palette colour).</param>
+/// <param name="Objects">How many objects the means are over.</param>
+public sealed record DetailError(double Position, double Size, double Shade, int Objects);
 
 /// <summary>
 /// The benchmark's metrics: detector-judged edit success and preservation, pixel fidelity (PSNR, SSIM)
@@ -57,7 +83,8 @@ public static class EditMetrics
     /// <param name="groundTruth">The ground-truth edited image, for PSNR and SSIM.</param>
     public static EditScore Measure(EditCase editCase, SceneImage output, SceneImage input, SceneImage groundTruth)
     {
-        var detection = SceneDetector.Detect(output);
+        var world = editCase.Source.Version;
+        var detection = SceneDetector.Detect(output, world);
         var match = DetectionMatch.Compare(editCase.Target, detection);
         var edited = editCase.EditedAttributes;
         int editedRight = edited.Count(a => match[a]);
@@ -75,7 +102,7 @@ public static class EditMetrics
         checks.Add(("object count", match.ObjectCount));
 
         var changed = checks.Where(c => !c.Kept).Select(c => c.Name).ToArray();
-        return new EditScore(
+        var score = new EditScore(
             EditSuccess: editedRight == edited.Count && noExtraObjects,
             EditedFraction: editedRight / (double)edited.Count,
             PreservedFraction: (checks.Count - changed.Length) / (double)checks.Count,
@@ -85,6 +112,164 @@ public static class EditMetrics
             Ssim: Ssim(output, groundTruth),
             InputDistance: 1 - Ssim(output, input),
             InputMae: MeanAbsoluteDifference(output, input));
+        if (world == WorldVersion.V1)
+            return score;
+        var region = UneditedRegion(editCase, output.Size);
+        return score with
+        {
+            UneditedPsnr = Psnr(output, input, region),
+            UneditedSsim = Ssim(output, input, region),
+            Detail = DetailError(editCase, match, DetectionMatch.Compare(editCase.Target, SceneDetector.Detect(groundTruth, world)), output.Size),
+        };
+    }
+
+    /// <summary>
+    /// The pixels of a <paramref name="size"/>-pixel render that the edit must leave as they are in the input (true).
+    /// An edit of the primary object: everything outside the union of the primary's masks in the input and the ground
+    /// truth (the PIE-Bench reading, with exact masks). An edit of the background: the pixels fully covered, in both, by an
+    /// object the edit does not change, since every other pixel shows the new background.
+    /// </summary>
+    public static bool[] UneditedRegion(EditCase editCase, int size)
+    {
+        var edited = editCase.EditedAttributes;
+        bool primaryEdited = edited.Any(a => a != SceneAttribute.Background);
+        var region = new bool[size * size];
+        if (!edited.Contains(SceneAttribute.Background))
+        {
+            var before = SceneRenderer.Coverage(editCase.Source.Primary, size);
+            var after = SceneRenderer.Coverage(editCase.Target.Primary, size);
+            for (int i = 0; i < region.Length; i++)
+                region[i] = before[i] == 0 && after[i] == 0;
+            return region;
+        }
+        var kept = new List<(SceneObject Before, SceneObject After)>();
+        if (!primaryEdited)
+            kept.Add((editCase.Source.Primary, editCase.Target.Primary));
+        if (editCase.Source.Secondary is { } second)
+            kept.Add((second, editCase.Target.Secondary!));
+        foreach (var (before, after) in kept)
+        {
+            var a = SceneRenderer.Coverage(before, size);
+            var b = SceneRenderer.Coverage(after, size);
+            for (int i = 0; i < region.Length; i++)
+                region[i] |= a[i] == 1 && b[i] == 1;
+        }
+        return region;
+    }
+
+    /// <summary>
+    /// The unnamed-detail drift of the objects the edit must not touch (the second object; the primary too when
+    /// only the background is edited): position, size and shade of each as the v2 detector reads them in the
+    /// output (<paramref name="output"/>) and in the ground truth (<paramref name="truth"/>), averaged. Null when
+    /// there is no such object or none is found in both images.
+    /// </summary>
+    public static DetailError? DetailError(EditCase editCase, DetectionMatch output, DetectionMatch truth, int size)
+    {
+        var pairs = new List<(DetectedObject Out, DetectedObject Truth)>();
+        if (editCase.EditedAttributes.All(a => a == SceneAttribute.Background)
+            && output.Primary.Detected is { } p && truth.Primary.Detected is { } tp)
+            pairs.Add((p, tp));
+        if (output.Secondary?.Detected is { } s && truth.Secondary?.Detected is { } ts)
+            pairs.Add((s, ts));
+        if (pairs.Count == 0)
+            return null;
+        return new DetailError(
+            pairs.Average(x => Math.Sqrt(Math.Pow(x.Out.CenterX - x.Truth.CenterX, 2) + Math.Pow(x.Out.CenterY - x.Truth.CenterY, 2)) * size),
+            pairs.Average(x => Math.Abs(x.Out.HalfExtent / x.Truth.HalfExtent - 1)),
+            pairs.Average(x => (double)x.Out.Shade.DistanceTo(x.Truth.Shade)),
+            pairs.Count);
+    }
+
+    /// <summary>PSNR (peak 1) over the pixels where <paramref name="region"/> is true, all three channels; null if the region is empty.</summary>
+    public static double? Psnr(SceneImage a, SceneImage b, bool[] region)
+    {
+        CheckSameSize(a, b);
+        int plane = a.Size * a.Size, count = 0;
+        double sum = 0;
+        for (int i = 0; i < plane; i++)
+        {
+            if (!region[i]) continue;
+            count++;
+            for (int c = 0; c < 3; c++)
+            {
+                double d = a.Chw[c * plane + i] - b.Chw[c * plane + i];
+                sum += d * d;
+            }
+        }
+        if (count == 0) return null;
+        double mse = sum / (3.0 * count);
+        return mse == 0 ? MaxPsnr : Math.Min(MaxPsnr, 10 * Math.Log10(1 / mse));
+    }
+
+    /// <summary>
+    /// SSIM of the region: both images are masked to <paramref name="region"/> (zero elsewhere, as PIE-Bench masks
+    /// the edited region out), and the SSIM map of <see cref="Ssim(SceneImage, SceneImage)"/> is averaged over the
+    /// windows whose centre lies in the region, so that the masked-out area does not count as agreement. Identical
+    /// regions score exactly 1; null if no window is centred in the region.
+    /// </summary>
+    public static double? Ssim(SceneImage a, SceneImage b, bool[] region)
+    {
+        var map = SsimMap(Masked(a, region), Masked(b, region));
+        int n = a.Size, m = n - SsimWindow + 1, r = SsimWindow / 2, count = 0;
+        double sum = 0;
+        for (int y = 0; y < m; y++)
+            for (int x = 0; x < m; x++)
+                if (region[(y + r) * n + x + r])
+                {
+                    sum += map[y * m + x];
+                    count++;
+                }
+        return count == 0 ? null : sum / count;
+    }
+
+    static SceneImage Masked(SceneImage image, bool[] region)
+    {
+        int plane = image.Size * image.Size;
+        var chw = new float[3 * plane];
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < plane; i++)
+                if (region[i])
+                    chw[c * plane + i] = image.Chw[c * plane + i];
+        return new SceneImage(image.Size, chw);
+    }
+
+    // The SSIM of every fully inside window, averaged over the channels: an (n − 10)² map, row-major.
+    static double[] SsimMap(SceneImage a, SceneImage b)
+    {
+        CheckSameSize(a, b);
+        int n = a.Size;
+        if (n < SsimWindow)
+            throw new ArgumentException($"SSIM needs images of at least {SsimWindow}×{SsimWindow} pixels, got {n}×{n}.", nameof(a));
+        const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
+        var window = GaussianWindow();
+        int plane = n * n, m = n - SsimWindow + 1;
+        var map = new double[m * m];
+        var x = new double[plane];
+        var y = new double[plane];
+        var product = new double[plane];
+        for (int c = 0; c < 3; c++)
+        {
+            for (int i = 0; i < plane; i++)
+            {
+                x[i] = a.Chw[c * plane + i];
+                y[i] = b.Chw[c * plane + i];
+            }
+            var muX = Filter(x, n, window);
+            var muY = Filter(y, n, window);
+            for (int i = 0; i < plane; i++) product[i] = x[i] * x[i];
+            var xx = Filter(product, n, window);
+            for (int i = 0; i < plane; i++) product[i] = y[i] * y[i];
+            var yy = Filter(product, n, window);
+            for (int i = 0; i < plane; i++) product[i] = x[i] * y[i];
+            var xy = Filter(product, n, window);
+            for (int i = 0; i < m * m; i++)
+            {
+                double mx = muX[i], my = muY[i];
+                double varX = xx[i] - mx * mx, varY = yy[i] - my * my, cov = xy[i] - mx * my;
+                map[i] += (2 * mx * my + c1) * (2 * cov + c2) / ((mx * mx + my * my + c1) * (varX + varY + c2)) / 3;
+            }
+        }
+        return map;
     }
 
     /// <summary>Peak signal-to-noise ratio for a peak of 1: 10·log₁₀(1 / MSE) over all pixels and channels, capped at <see cref="MaxPsnr"/>.</summary>

@@ -65,8 +65,18 @@ public sealed record EditCase(string Id, EditCategory Category, Scene Source, IR
         $"{Id} | {Category} | seed {Seed} | {Format(Source)} | {string.Join(", ", Edits)} | {TargetText}";
 
     // Spelled out rather than the records' ToString, whose text for list properties depends on the compiler.
+    // World v2's unnamed detail is appended in round-trip number format, so the fingerprint covers it.
     static string Format(Scene scene) =>
-        $"{scene.Background} background: " + string.Join(" + ", scene.Objects.Select(o => $"{o.Size} {o.Pose} {o.Color} {o.Shape} at {o.Position}"));
+        $"{scene.Background} background: " + string.Join(" + ", scene.Objects.Select(o => $"{o.Size} {o.Pose} {o.Color} {o.Shape} at {o.Position}{Format(o.Detail)}"))
+        + (scene.Detail is { } d
+            ? Invariant($" | gradient {d.GradientAngle:R} {d.GradientAmplitude:R}, texture {d.TextureSeed} {d.TextureAmplitude:R}") +
+              (d.Clutter is { } c ? Invariant($", clutter {c.Color} {c.Shape} at {c.X:R} {c.Y:R} size {c.HalfExtent:R}") : "")
+            : "");
+
+    static string Format(ObjectDetail? d) => d is null ? ""
+        : Invariant($" (offset {d.OffsetX:R} {d.OffsetY:R}, scale {d.Scale:R}, rotation {d.Rotation:R}, shade {d.ShadeR:R} {d.ShadeG:R} {d.ShadeB:R})");
+
+    static string Invariant(FormattableString text) => text.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Two cases are equal when they describe the same task (the lists inside compare by content).</summary>
     public bool Equals(EditCase? other) => other is not null && Describe() == other.Describe();
@@ -94,6 +104,18 @@ public sealed class EditSuite
 {
     /// <summary>The version of the shapes suite that <see cref="Shapes"/> generates: <c>shapes-v1</c>.</summary>
     public const string ShapesVersion = "shapes-v1";
+
+    /// <summary>
+    /// The version of the suite that <see cref="ShapesV2"/> generates: <c>shapes-v2</c>, world v2 scenes with
+    /// TEdBench-style target texts (<see cref="Captioner.EditTarget"/>), rendered at <see cref="V2Resolution"/>.
+    /// </summary>
+    public const string ShapesV2Version = "shapes-v2";
+
+    /// <summary>The resolution shapes-v2 is made for: 64 px.</summary>
+    public const int V2Resolution = 64;
+
+    /// <summary>The seed of shapes-v2: 17 (issue 17 of the project).</summary>
+    public const long DefaultSeedV2 = 17;
 
     /// <summary>Cases per category of the full suite: 22, so 154 cases in all.</summary>
     public const int DefaultCasesPerCategory = 22;
@@ -124,10 +146,21 @@ public sealed class EditSuite
     /// The shapes suite: <paramref name="casesPerCategory"/> cases of each category (default 22, i.e.
     /// 154 cases), drawn with <paramref name="seed"/> (default <see cref="DefaultSeed"/>).
     /// </summary>
-    public static EditSuite Shapes(int casesPerCategory = DefaultCasesPerCategory, long seed = DefaultSeed)
+    public static EditSuite Shapes(int casesPerCategory = DefaultCasesPerCategory, long seed = DefaultSeed) =>
+        Generate(ShapesVersion, WorldVersion.V1, casesPerCategory, seed);
+
+    /// <summary>
+    /// The shapes-v2 suite: as <see cref="Shapes"/> (seven categories, round-robin, 22 cases each by default), on
+    /// world-v2 scenes drawn with <paramref name="seed"/> (default <see cref="DefaultSeedV2"/>). Every method gets
+    /// the TEdBench-style target text, which leaves the scene's other content and all unnamed detail to the input.
+    /// </summary>
+    public static EditSuite ShapesV2(int casesPerCategory = DefaultCasesPerCategory, long seed = DefaultSeedV2) =>
+        Generate(ShapesV2Version, WorldVersion.V2, casesPerCategory, seed);
+
+    static EditSuite Generate(string version, WorldVersion world, int casesPerCategory, long seed)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(casesPerCategory);
-        var scenes = new SceneSampler(seed);
+        var scenes = new SceneSampler(seed, version: world);
         // Separate streams for scenes, single-edit picks and two-attribute picks, so that each is a fixed
         // function of the seed and adding a category later would not reshuffle the others' draws.
         var picks = new WorldRandom(unchecked(seed * 31 + 1));
@@ -151,18 +184,25 @@ public sealed class EditSuite
             long caseSeed = (long)(caseSeeds.NextUInt64() >> 33); // non-negative and well inside any seed range
             cases.Add(new EditCase($"{i:000}-{Slug(category)}", category, scene, edits, caseSeed));
         }
-        return new EditSuite(ShapesVersion, seed, cases);
+        return new EditSuite(version, seed, cases);
     }
 
     /// <summary>
-    /// The suite named on the command line: <c>shapes</c> or <c>shapes-v1</c> (the same thing).
+    /// The suite named on the command line: <c>shapes</c> or <c>shapes-v1</c> (the same thing), or <c>shapes-v2</c>.
     /// Throws <see cref="ImagicException"/> for any other name.
     /// </summary>
     public static EditSuite Named(string name, int casesPerCategory = DefaultCasesPerCategory) => name switch
     {
         "shapes" or ShapesVersion => Shapes(casesPerCategory),
-        _ => throw new ImagicException($"Unknown benchmark suite '{name}'; the only suite is 'shapes' ({ShapesVersion})."),
+        ShapesV2Version => ShapesV2(casesPerCategory),
+        _ => throw new ImagicException($"Unknown benchmark suite '{name}'; choose 'shapes' ({ShapesVersion}) or '{ShapesV2Version}'."),
     };
+
+    /// <summary>The names <see cref="Named"/> accepts.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["shapes", ShapesVersion, ShapesV2Version];
+
+    /// <summary>The world the suite's scenes belong to.</summary>
+    public WorldVersion World => Cases.Count > 0 ? Cases[0].Source.Version : WorldVersion.V1;
 
     /// <summary>The first <paramref name="count"/> cases (still balanced: the order is round-robin).</summary>
     public EditSuite Take(int count)

@@ -49,13 +49,14 @@ public sealed record BenchResults(string Suite, string SuiteFingerprint, string?
 }
 
 /// <summary>The files a benchmark run wrote.</summary>
+/// <param name="UneditedChartPath">World v2 only: <c>chart-unedited.png</c>, edit success against the unedited region's PSNR; null otherwise.</param>
 public sealed record BenchOutputs(BenchResults Results, string ResultsPath, string SummaryPath, string ChartPath,
-    string InputChartPath, string ExamplesPath);
+    string InputChartPath, string ExamplesPath, string? UneditedChartPath = null);
 
 /// <summary>
 /// Runs editing methods over an <see cref="EditSuite"/> in one pipeline, scores every output with
 /// <see cref="EditMetrics"/>, and writes <c>results.json</c>, <c>summary.md</c>, <c>chart.png</c>,
-/// <c>chart-input.png</c> and <c>examples.png</c>.
+/// <c>chart-input.png</c>, <c>examples.png</c> and, for a world-v2 suite, <c>chart-unedited.png</c>.
 /// </summary>
 /// <remarks>
 /// Each (case, method) is cached in <c>cases/&lt;id&gt;/&lt;method&gt;.json</c> beside its PNGs, keyed by a
@@ -122,7 +123,13 @@ public static class QualityBenchmark
         ImageIO.SavePng(QualityChart.Draw(bench, QualityChart.Axis.SimilarityToInput), inputChartPath);
         string examplesPath = Path.Combine(outDir, "examples.png");
         ImageIO.SavePng(QualityChart.Examples(bench, outDir), examplesPath);
-        return new BenchOutputs(bench, resultsPath, summaryPath, chartPath, inputChartPath, examplesPath);
+        string? uneditedChartPath = null;
+        if (summary.Any(r => r.UneditedPsnr is not null))
+        {
+            uneditedChartPath = Path.Combine(outDir, "chart-unedited.png");
+            ImageIO.SavePng(QualityChart.Draw(bench, QualityChart.Axis.UneditedRegion), uneditedChartPath);
+        }
+        return new BenchOutputs(bench, resultsPath, summaryPath, chartPath, inputChartPath, examplesPath, uneditedChartPath);
     }
 
     static CaseInfo RunCase(StableDiffusionPipeline pipe, EditCase editCase, IReadOnlyList<EditMethod> methods, int resolution,

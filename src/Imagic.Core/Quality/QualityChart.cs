@@ -1,10 +1,16 @@
 using System.Globalization;
 using Imagic.Imaging;
+using OxyPlot;
+using OxyPlot.Annotations;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+using OxyPlot.SkiaSharp;
 using SkiaSharp;
 
 namespace Imagic.Quality;
 
-/// <summary>The benchmark's pictures: the success–fidelity chart and the grid of example edits.</summary>
+/// <summary>The benchmark's pictures: the success–fidelity charts (drawn with OxyPlot) and the grid of example edits.</summary>
 public static class QualityChart
 {
     /// <summary>What the chart's x axis shows.</summary>
@@ -14,141 +20,107 @@ public static class QualityChart
         SsimToGroundTruth,
         /// <summary>Mean SSIM of the output to the input (1 − the input distance): the paper's 1 − LPIPS axis.</summary>
         SimilarityToInput,
+        /// <summary>World v2: mean PSNR of the unedited region against the input (<see cref="EditScore.UneditedPsnr"/>).</summary>
+        UneditedRegion,
     }
 
     /// <summary>A curve of the chart: one method, one point per sweep value.</summary>
     public sealed record Series(string Name, IReadOnlyList<(double X, double Y, string Label)> Points);
 
     const int Width = 900, Height = 600;
-    const float Left = 80, Right = 210, Top = 56, Bottom = 70;
 
-    static readonly SKColor[] Colors =
+    static readonly OxyColor[] Colors =
     [
-        new(0xD6, 0x27, 0x28), new(0x1F, 0x77, 0xB4), new(0x2C, 0xA0, 0x2C), new(0xFF, 0x7F, 0x0E),
-        new(0x94, 0x67, 0xBD), new(0x8C, 0x56, 0x4B),
+        OxyColor.FromRgb(0xD6, 0x27, 0x28), OxyColor.FromRgb(0x1F, 0x77, 0xB4), OxyColor.FromRgb(0x2C, 0xA0, 0x2C),
+        OxyColor.FromRgb(0xFF, 0x7F, 0x0E), OxyColor.FromRgb(0x94, 0x67, 0xBD), OxyColor.FromRgb(0x8C, 0x56, 0x4B),
     ];
 
     /// <summary>
     /// Edit success (y, % of cases) against the chosen fidelity measure (x) over all categories: one curve
-    /// per method, one labelled point per sweep value.
+    /// per method, one labelled point per sweep value. Rows without the measure (the unedited region on a v1 suite) are left out.
     /// </summary>
     public static RgbImage Draw(BenchResults bench, Axis axis)
     {
+        double? X(SummaryRow r) => axis switch
+        {
+            Axis.SsimToGroundTruth => r.Ssim,
+            Axis.SimilarityToInput => 1 - r.InputDistance,
+            _ => r.UneditedPsnr,
+        };
         var series = bench.Methods
             .Select(m => new Series(
                 $"{m} ({(ParameterOf(bench, m) is "eta" ? "η" : ParameterOf(bench, m))})",
-                bench.Summary.Where(r => r.Method == m && r.Category == BenchReport.AllCategories)
+                bench.Summary.Where(r => r.Method == m && r.Category == BenchReport.AllCategories && X(r) is not null)
                     .OrderBy(r => r.Value)
-                    .Select(r => (axis == Axis.SsimToGroundTruth ? r.Ssim : 1 - r.InputDistance, r.EditSuccess,
-                        r.Value.ToString("0.0#", CultureInfo.InvariantCulture)))
+                    .Select(r => (X(r)!.Value, r.EditSuccess, r.Value.ToString("0.0#", CultureInfo.InvariantCulture)))
                     .ToArray()))
             .Where(s => s.Points.Count > 0)
             .ToArray();
-        string xLabel = axis == Axis.SsimToGroundTruth
-            ? "fidelity: mean SSIM to the ground-truth edit"
-            : "similarity to the input: mean SSIM(output, input)";
-        string title = $"{bench.Suite}, {bench.Cases.Count} cases: edit success vs " +
-            (axis == Axis.SsimToGroundTruth ? "fidelity" : "similarity to the input");
-        return Draw(series, xLabel, "edit success (% of cases)", title);
+        var (xLabel, what) = axis switch
+        {
+            Axis.SsimToGroundTruth => ("fidelity: mean SSIM to the ground-truth edit", "fidelity"),
+            Axis.SimilarityToInput => ("similarity to the input: mean SSIM(output, input)", "similarity to the input"),
+            _ => ("unedited region: mean PSNR (dB) against the input, outside the edited object", "unedited-region fidelity"),
+        };
+        return Draw(series, xLabel, "edit success (% of cases)", $"{bench.Suite}, {bench.Cases.Count} cases: edit success vs {what}");
     }
 
     static string ParameterOf(BenchResults bench, string method) =>
         bench.Summary.FirstOrDefault(r => r.Method == method)?.Parameter ?? "";
 
     /// <summary>
-    /// A line chart with y in [0, 1] shown as 0–100 % and x scaled to the data with round ticks; grid lines,
-    /// tick labels, axis titles, a title and a legend. Text is skipped if the system has no font.
+    /// A line chart with y in [0, 1] shown as 0–100 % and x scaled to the data with round ticks (<see cref="NiceRange"/>);
+    /// grid lines, axis titles, a title, a legend and a label at every point. Drawn with OxyPlot and rendered by SkiaSharp.
     /// </summary>
     public static RgbImage Draw(IReadOnlyList<Series> series, string xLabel, string yLabel, string title)
     {
         var xs = series.SelectMany(s => s.Points.Select(p => p.X)).ToArray();
         var (xMin, xMax, xStep) = NiceRange(xs.Length == 0 ? 0 : xs.Min(), xs.Length == 0 ? 1 : xs.Max());
-        float plotW = Width - Left - Right, plotH = Height - Top - Bottom;
-        float X(double x) => Left + (float)((x - xMin) / (xMax - xMin)) * plotW;
-        float Y(double y) => Top + (1 - (float)y) * plotH;
-
-        using var bitmap = new SKBitmap(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        using var canvas = new SKCanvas(bitmap);
-        canvas.Clear(SKColors.White);
-        // Fontconfig may map the generic "sans-serif" to a serif face; ask for the usual Linux sans first.
-        using var created = SKTypeface.FromFamilyName("DejaVu Sans") ?? SKTypeface.FromFamilyName("sans-serif");
-        var typeface = created ?? SKTypeface.Default;
-        bool canDrawText = typeface is { GlyphCount: > 0 };
-        using var text = new SKPaint { Typeface = typeface, TextSize = 14, IsAntialias = true, Color = SKColors.Black };
-        using var small = new SKPaint { Typeface = typeface, TextSize = 11, IsAntialias = true, Color = new SKColor(60, 60, 60) };
-        using var grid = new SKPaint { Color = new SKColor(225, 225, 225), StrokeWidth = 1, IsAntialias = false };
-        using var axisPaint = new SKPaint { Color = SKColors.Black, StrokeWidth = 1.5f, IsAntialias = true, Style = SKPaintStyle.Stroke };
-
-        // grid and ticks
-        for (int i = 0; i <= 10; i++)
+        // Fontconfig may map a generic family to a serif face; ask for the usual Linux sans.
+        var model = new PlotModel { Title = title, TitleFontSize = 17, DefaultFont = "DejaVu Sans", DefaultFontSize = 13, Background = OxyColors.White };
+        var grid = OxyColor.FromRgb(225, 225, 225);
+        model.Axes.Add(new LinearAxis
         {
-            double y = i / 10.0;
-            canvas.DrawLine(Left, Y(y), Left + plotW, Y(y), grid);
-            canvas.DrawLine(Left - 5, Y(y), Left, Y(y), axisPaint);
-            if (canDrawText)
-            {
-                string label = $"{i * 10}%";
-                canvas.DrawText(label, Left - 9 - text.MeasureText(label), Y(y) + 5, text);
-            }
-        }
-        int xTicks = (int)Math.Round((xMax - xMin) / xStep);
-        for (int i = 0; i <= xTicks; i++)
+            Position = AxisPosition.Bottom, Title = xLabel, Minimum = xMin, Maximum = xMax, MajorStep = xStep,
+            MajorGridlineStyle = LineStyle.Solid, MajorGridlineColor = grid, IsZoomEnabled = false, IsPanEnabled = false,
+            StringFormat = xStep < 0.01 ? "0.000" : xStep < 0.1 ? "0.00" : xStep < 1 ? "0.0" : "0",
+        });
+        model.Axes.Add(new LinearAxis
         {
-            double x = xMin + i * xStep;
-            canvas.DrawLine(X(x), Top, X(x), Top + plotH, grid);
-            canvas.DrawLine(X(x), Top + plotH, X(x), Top + plotH + 5, axisPaint);
-            if (canDrawText)
-            {
-                string label = x.ToString(xStep < 0.01 ? "0.000" : xStep < 0.1 ? "0.00" : "0.0", CultureInfo.InvariantCulture);
-                canvas.DrawText(label, X(x) - text.MeasureText(label) / 2, Top + plotH + 22, text);
-            }
-        }
-        canvas.DrawRect(Left, Top, plotW, plotH, axisPaint);
-
-        // curves, markers and point labels
+            Position = AxisPosition.Left, Title = yLabel, Minimum = 0, Maximum = 1, MajorStep = 0.1,
+            MajorGridlineStyle = LineStyle.Solid, MajorGridlineColor = grid, IsZoomEnabled = false, IsPanEnabled = false,
+            LabelFormatter = y => string.Create(CultureInfo.InvariantCulture, $"{100 * y:0}%"),
+        });
+        model.Legends.Add(new Legend
+        {
+            LegendTitle = "method (swept); labels: swept value", LegendPlacement = LegendPlacement.Outside,
+            LegendPosition = LegendPosition.RightTop, LegendFontSize = 13,
+        });
         for (int s = 0; s < series.Count; s++)
         {
             var color = Colors[s % Colors.Length];
-            using var line = new SKPaint { Color = color, StrokeWidth = 2.5f, IsAntialias = true, Style = SKPaintStyle.Stroke };
-            using var dot = new SKPaint { Color = color, IsAntialias = true, Style = SKPaintStyle.Fill };
-            var points = series[s].Points;
-            for (int i = 1; i < points.Count; i++)
-                canvas.DrawLine(X(points[i - 1].X), Y(points[i - 1].Y), X(points[i].X), Y(points[i].Y), line);
-            foreach (var p in points)
+            var line = new LineSeries
             {
-                canvas.DrawCircle(X(p.X), Y(p.Y), 4.5f, dot);
-                if (canDrawText)
-                    canvas.DrawText(p.Label, X(p.X) + 6, Y(p.Y) - 6, small);
-            }
-        }
-
-        if (canDrawText)
-        {
-            // titles
-            using var bold = new SKPaint { Typeface = typeface, TextSize = 17, IsAntialias = true, Color = SKColors.Black, FakeBoldText = true };
-            canvas.DrawText(title, Left, Top - 22, bold);
-            canvas.DrawText(xLabel, Left + (plotW - text.MeasureText(xLabel)) / 2, Height - 20, text);
-            canvas.Save();
-            canvas.RotateDegrees(-90, 22, Top + plotH / 2);
-            canvas.DrawText(yLabel, 22 - text.MeasureText(yLabel) / 2, Top + plotH / 2 + 5, text);
-            canvas.Restore();
-
-            // legend
-            float lx = Left + plotW + 20, ly = Top + 10;
-            canvas.DrawText("method (swept)", lx, ly, text);
-            for (int s = 0; s < series.Count; s++)
+                Title = series[s].Name, Color = color, StrokeThickness = 2.5, MarkerType = MarkerType.Circle, MarkerSize = 4.5,
+                MarkerFill = color, MarkerStroke = color,
+            };
+            foreach (var p in series[s].Points)
             {
-                var color = Colors[s % Colors.Length];
-                using var line = new SKPaint { Color = color, StrokeWidth = 2.5f, IsAntialias = true };
-                float y = ly + 24 + s * 22;
-                canvas.DrawLine(lx, y - 5, lx + 24, y - 5, line);
-                canvas.DrawCircle(lx + 12, y - 5, 4.5f, line);
-                canvas.DrawText(series[s].Name, lx + 32, y, text);
+                line.Points.Add(new DataPoint(p.X, p.Y));
+                model.Annotations.Add(new TextAnnotation
+                {
+                    Text = p.Label, TextPosition = new DataPoint(p.X, p.Y), Offset = new ScreenVector(6, -6), FontSize = 11,
+                    TextColor = OxyColor.FromRgb(60, 60, 60), Stroke = OxyColors.Transparent, Background = OxyColors.Undefined,
+                    TextHorizontalAlignment = HorizontalAlignment.Left, TextVerticalAlignment = VerticalAlignment.Bottom,
+                });
             }
-            canvas.DrawText("labels: swept value", lx, ly + 34 + series.Count * 22, small);
+            model.Series.Add(line);
         }
-        canvas.Flush();
-        return ImageIO.FromBitmap(bitmap);
+        using var png = new MemoryStream();
+        new PngExporter { Width = Width, Height = Height }.Export(model, png);
+        using var decoded = SKBitmap.Decode(png.ToArray());
+        using var rgba = decoded.Copy(SKColorType.Rgba8888);
+        return ImageIO.FromBitmap(rgba);
     }
 
     /// <summary>An axis range covering [min, max] that starts and ends on a tick, with 1-2-5 tick steps (4–10 ticks).</summary>

@@ -20,7 +20,34 @@ public static class ShapesModelConfigs
     /// <summary>The bundled model's architecture.</summary>
     public static ShapesArchitecture Default => new(Vae(), TextEncoder(), UNet(), Scheduler());
 
+    /// <summary>
+    /// The architecture for world v2 (model v6): 64×64×3 pixels → 16×16×4 latents through a VAE with one more
+    /// down block (4×), so that the UNet, the text encoder and the scheduler, and with them the cost of a
+    /// phase-2 step apart from the VAE encode, stay as in <see cref="Default"/>.
+    /// </summary>
+    /// <remarks>
+    /// Not yet trained. Whether 4× compression keeps the outlines of the smallest objects (a small star is
+    /// 11 px wide at 64 px, under 3 latent cells) is the first thing to measure; see the model card.
+    /// </remarks>
+    public static ShapesArchitecture V2 => new(VaeV2(), TextEncoder(), UNet(), Scheduler());
+
+    /// <summary>The architecture for a world: <see cref="Default"/> for v1, <see cref="V2"/> for v2.</summary>
+    public static ShapesArchitecture For(World.WorldVersion world) => world == World.WorldVersion.V1 ? Default : V2;
+
+    /// <summary>Image side of the v1 model: 32 px.</summary>
     public const int ImageSize = 32;
+
+    /// <summary>Image side of the v2 model: 64 px.</summary>
+    public const int ImageSizeV2 = 64;
+
+    /// <summary>The v2 VAE: three encoder blocks (two downsamplings), 64 px → 16×16×4.</summary>
+    public static AutoencoderKLConfig VaeV2() => Vae() with
+    {
+        DownBlockTypes = new[] { "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D" },
+        UpBlockTypes = new[] { "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D" },
+        BlockOutChannels = new[] { 32, 64, 64 },
+        SampleSize = ImageSizeV2,
+    };
 
     public static AutoencoderKLConfig Vae() => new()
     {

@@ -27,14 +27,17 @@ public sealed class ShapesTrainer
     readonly ShapesArchitecture _architecture;
     readonly Device _device;
 
-    /// <param name="architecture">The component configs; default <see cref="ShapesModelConfigs.Default"/>.</param>
+    /// <param name="architecture">The component configs; default <see cref="ShapesModelConfigs.For"/> the options' world.</param>
     /// <param name="device">Where training runs; default the CPU. Initial weights are drawn on the CPU, so they do not depend on it.</param>
     public ShapesTrainer(string workDir, string tokenizerDir, TrainingOptions options, ShapesArchitecture? architecture = null,
         Device? device = null)
     {
         _device = device ?? ComputeDevice.Cpu;
         options.Validate();
-        _architecture = architecture ?? ShapesModelConfigs.Default;
+        _architecture = architecture ?? ShapesModelConfigs.For(options.World);
+        int expected = options.World == WorldVersion.V1 ? ShapesModelConfigs.ImageSize : ShapesModelConfigs.ImageSizeV2;
+        if (_architecture.Vae.SampleSize != expected)
+            throw new ImagicException($"World {options.World} is rendered at {expected} px, but the VAE's sample_size is {_architecture.Vae.SampleSize}.");
         _workDir = Path.GetFullPath(workDir);
         _tokenizerDir = tokenizerDir;
         _options = options;
@@ -86,21 +89,33 @@ public sealed class ShapesTrainer
     (Tensor Images, List<string> Captions) Batch(int step, int phase)
     {
         long seed = unchecked(_options.Seed * 1_000_003 + phase * 100_000_007L + step);
-        var sampler = new SceneSampler(seed);
+        var sampler = new SceneSampler(seed, version: _options.World);
         var rng = new WorldRandom(~seed);
-        int size = ShapesModelConfigs.ImageSize;
+        int size = _architecture.Vae.SampleSize;
         var pixels = new float[_options.BatchSize * 3 * size * size];
         var captions = new List<string>(_options.BatchSize);
         for (int i = 0; i < _options.BatchSize; i++)
         {
             var scene = sampler.Next();
             SceneRenderer.Render(scene, size).Chw.CopyTo(pixels, i * 3 * size * size);
-            captions.Add(rng.Chance(_options.CaptionDropout) ? ""
-                : rng.Chance(_options.CanonicalCaptions) ? Captioner.Canonical(scene)
-                : Captioner.Caption(scene, rng));
+            captions.Add(Caption(scene, rng));
         }
         var images = torch.tensor(pixels, new long[] { _options.BatchSize, 3, size, size }, device: _device) * 2 - 1;
         return (images, captions);
+    }
+
+    // Dropped (""), canonical or random; in world v2 a share of the random ones leave things out. The v1 draws are
+    // exactly those of the models v1–v5, so their training data is unchanged.
+    string Caption(Scene scene, WorldRandom rng)
+    {
+        if (rng.Chance(_options.CaptionDropout))
+            return "";
+        if (_options.World == WorldVersion.V1)
+            return rng.Chance(_options.CanonicalCaptions) ? Captioner.Canonical(scene) : Captioner.Caption(scene, rng);
+        double u = rng.NextDouble();
+        return u < _options.CanonicalCaptions ? Captioner.Canonical(scene)
+            : u < _options.CanonicalCaptions + _options.PartialCaptions ? Captioner.Partial(scene, rng)
+            : Captioner.Caption(scene, rng);
     }
 
     Generator StepGenerator(long seed, int phase, int step) =>

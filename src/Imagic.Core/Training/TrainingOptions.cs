@@ -72,6 +72,19 @@ public sealed record TrainingOptions
     /// </summary>
     public double TextEmbeddingInitStd { get; init; } = 1.0;
 
+    /// <summary>
+    /// The world the scenes come from. Default <see cref="World.WorldVersion.V1"/> (the bundled v1–v5 models); v2 draws
+    /// scenes with unnamed detail and needs the 64-px architecture (<see cref="ShapesModelConfigs.V2"/>).
+    /// </summary>
+    public World.WorldVersion World { get; init; } = Imagic.World.WorldVersion.V1;
+
+    /// <summary>
+    /// World v2 only: share of the kept captions that leave things out (<see cref="Imagic.World.Captioner.Partial"/>: the
+    /// object alone, with its background, or with its position), taken from the random captions, never from the canonical
+    /// share. Default 0.3. The TEdBench-style texts of suite shapes-v2 are of this kind; full captions stay the majority.
+    /// </summary>
+    public double PartialCaptions { get; init; } = 0.3;
+
     /// <summary>Gradient norm clip of phase 2. Default 1.</summary>
     public double GradientClip { get; init; } = 1.0;
 
@@ -103,5 +116,7 @@ public sealed record TrainingOptions
         if (!(EmaDecay is >= 0 and < 1)) throw new ImagicException($"The EMA decay must be in [0, 1), got {EmaDecay}.");
         if (!(GradientClip > 0 && double.IsFinite(GradientClip))) throw new ImagicException($"The gradient clip must be a positive finite number, got {GradientClip}.");
         if (WarmupSteps < 0 || ScalingSamples < 1) throw new ImagicException("Warm-up steps must be ≥ 0 and scaling samples ≥ 1.");
+        if (!(PartialCaptions is >= 0 and <= 1)) throw new ImagicException($"--partial-captions must be in [0, 1], got {PartialCaptions}.");
+        if (CanonicalCaptions + PartialCaptions > 1) throw new ImagicException("The canonical and partial caption shares must add up to at most 1.");
     }
 }

@@ -34,11 +34,17 @@ public sealed class EditPrompt
     /// <summary>The attributes that should change; every other attribute, and the second object, should be preserved.</summary>
     public IReadOnlyList<SceneAttribute> EditedAttributes => Edits.Select(e => e.Attribute).ToArray();
 
-    /// <summary>The canonical caption of the source scene.</summary>
-    public string SourceText => Captioner.Canonical(Source);
+    /// <summary>
+    /// The text of the source scene: its canonical caption in world v1; in world v2 the TEdBench-style text that
+    /// names the same attributes as <see cref="TargetText"/> (<see cref="Captioner.EditTarget"/>).
+    /// </summary>
+    public string SourceText => Source.Version == WorldVersion.V1 ? Captioner.Canonical(Source) : Captioner.EditTarget(Source, EditedAttributes);
 
-    /// <summary>The canonical caption of the target scene: Imagic's target text.</summary>
-    public string TargetText => Captioner.Canonical(Target);
+    /// <summary>
+    /// Imagic's target text: the canonical caption of the target scene in world v1; in world v2 a TEdBench-style
+    /// text that names the primary object's colour and shape and the edited attributes only (<see cref="Captioner.EditTarget"/>).
+    /// </summary>
+    public string TargetText => Target.Version == WorldVersion.V1 ? Captioner.Canonical(Target) : Captioner.EditTarget(Target, EditedAttributes);
 
     /// <inheritdoc/>
     public override string ToString() => $"{TargetText} ({string.Join(", ", Edits)})";

@@ -14,6 +14,15 @@ public sealed record DetectedObject(
     Shape Shape, NamedColor Color, Size Size, GridPosition Position, Pose Pose,
     int Area, double CenterX, double CenterY, double FitError)
 {
+    /// <summary>The fitted long half-extent, canvas units (world v2 only; 0 from the v1 reading).</summary>
+    public double HalfExtent { get; init; }
+
+    /// <summary>The fitted rotation in degrees, to the nearest template step (world v2 only).</summary>
+    public double Rotation { get; init; }
+
+    /// <summary>The object's mean core colour minus its palette colour; zero when no pixel is fully covered (world v2 only).</summary>
+    public ColorF Shade { get; init; }
+
     /// <summary>The detected attributes as a scene object.</summary>
     public SceneObject ToSceneObject() => new(Shape, Color, Size, Position, Pose);
 }
@@ -44,7 +53,7 @@ public sealed record Detection(Background Background, IReadOnlyList<DetectedObje
 /// Position is the grid cell of the winning template's centre.</item>
 /// </list>
 /// </remarks>
-public static class SceneDetector
+public static partial class SceneDetector
 {
     /// <summary>RGB distance from the background above which a pixel is foreground: 0.2 (half of <see cref="Palette.MinContrast"/>).</summary>
     public const float ForegroundThreshold = 0.2f;

@@ -70,12 +70,62 @@ public static class WorldGeometry
         return ((2 * column + 1) / 6.0, (2 * row + 1) / 6.0);
     }
 
-    /// <summary>The object's bounding box as (left, top, right, bottom) on the unit canvas.</summary>
+    /// <summary>
+    /// The object's bounding box as (left, top, right, bottom) on the unit canvas; for a rotated world-v2
+    /// object, the box of its rotated bounding box.
+    /// </summary>
     public static (double Left, double Top, double Right, double Bottom) Bounds(SceneObject obj)
+    {
+        if (obj.Detail is null)
+        {
+            var (cx, cy) = Center(obj.Position);
+            var (hx, hy) = HalfExtents(obj.Size, obj.Pose);
+            return (cx - hx, cy - hy, cx + hx, cy + hy);
+        }
+        var p = Place(obj);
+        var (ex, ey) = p.Extents;
+        return (p.Cx - ex, p.Cy - ey, p.Cx + ex, p.Cy + ey);
+    }
+
+    /// <summary>
+    /// Where an object is drawn: its centre, its half-extents before rotation and its rotation. A v1 object
+    /// sits on its cell centre at its class's half-extents, upright. A v2 object is scaled by its detail,
+    /// rotated, and moved by its offset, clamped so that its rotated box stays inside the canvas: a Large
+    /// object in a corner has almost no room and stays near the cell centre.
+    /// </summary>
+    public static ObjectPlacement Place(SceneObject obj)
     {
         var (cx, cy) = Center(obj.Position);
         var (hx, hy) = HalfExtents(obj.Size, obj.Pose);
-        return (cx - hx, cy - hy, cx + hx, cy + hy);
+        if (obj.Detail is not { } d)
+            return new ObjectPlacement(cx, cy, hx, hy, 0);
+        var rotated = new ObjectPlacement(0, 0, hx * d.Scale, hy * d.Scale, d.Rotation * Math.PI / 180);
+        var (ex, ey) = rotated.Extents;
+        return rotated with
+        {
+            Cx = Math.Clamp(cx + d.OffsetX, ex, 1 - ex),
+            Cy = Math.Clamp(cy + d.OffsetY, ey, 1 - ey),
+        };
+    }
+
+    /// <summary>Whether a v2 object and a clutter object are at least <see cref="MinGap"/> apart.</summary>
+    public static bool Separated(SceneObject obj, Clutter clutter)
+    {
+        var (al, at, ar, ab) = Bounds(obj);
+        var (bl, bt, br, bb) = clutter.Bounds;
+        return Math.Max(Math.Max(bl - ar, al - br), Math.Max(bt - ab, at - bb)) >= MinGap;
+    }
+
+    /// <summary>
+    /// Whether the point at offset (dx, dy) from the centre of a shape with half-extents (hx, hy), rotated
+    /// by <paramref name="angle"/> radians (clockwise on screen), is inside the shape.
+    /// </summary>
+    public static bool Contains(Shape shape, double dx, double dy, double hx, double hy, double angle)
+    {
+        if (angle == 0)
+            return Contains(shape, dx, dy, hx, hy);
+        double cos = Math.Cos(angle), sin = Math.Sin(angle);
+        return Contains(shape, cos * dx + sin * dy, -sin * dx + cos * dy, hx, hy);
     }
 
     /// <summary>Whether the object lies wholly inside the canvas.</summary>
@@ -169,5 +219,19 @@ public static class WorldGeometry
                 inside = !inside;
         }
         return inside;
+    }
+}
+
+/// <summary>Where an object is drawn (<see cref="WorldGeometry.Place"/>): centre and half-extents in canvas units, rotation in radians.</summary>
+public readonly record struct ObjectPlacement(double Cx, double Cy, double Hx, double Hy, double Angle)
+{
+    /// <summary>Half-width and half-height of the rotated bounding box.</summary>
+    public (double X, double Y) Extents
+    {
+        get
+        {
+            double cos = Math.Abs(Math.Cos(Angle)), sin = Math.Abs(Math.Sin(Angle));
+            return (Hx * cos + Hy * sin, Hx * sin + Hy * cos);
+        }
     }
 }

@@ -94,6 +94,35 @@ public class QualityBenchmarkTests
     }
 
     [Fact]
+    public void Run_ShapesV2Case_ReportsTheUneditedRegionAndItsChart()
+    {
+        var dir = TestPaths.NewTempDir();
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        var request = new BenchRequest(EditSuite.ShapesV2(casesPerCategory: 1).Take(1), ["sdedit", "t2i"], QualityTestData.Fast, dir, "test");
+
+        var outputs = QualityBenchmark.Run(pipe, request);
+
+        var results = BenchResults.FromJson(File.ReadAllText(outputs.ResultsPath));
+        Assert.Equal("shapes-v2", results.Suite);
+        Assert.All(results.Results.SelectMany(r => r.Points), p => Assert.InRange(p.Score.UneditedPsnr!.Value, 0, EditMetrics.MaxPsnr));
+        Assert.All(results.Summary, r => Assert.NotNull(r.UneditedSsim));
+        Assert.Contains("## What the edit must leave alone (world v2)", File.ReadAllText(outputs.SummaryPath));
+        Assert.True(new FileInfo(outputs.UneditedChartPath!).Length > 1000);
+    }
+
+    [Fact]
+    public void Run_ShapesV1_WritesNoUneditedRegionMetrics()
+    {
+        var dir = TestPaths.NewTempDir();
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+
+        var outputs = QualityBenchmark.Run(pipe, Request(dir) with { Methods = ["t2i"] });
+
+        Assert.Null(outputs.UneditedChartPath);
+        Assert.DoesNotContain("Unedited", File.ReadAllText(outputs.ResultsPath));
+    }
+
+    [Fact]
     public void Run_UnknownMethod_FailsBeforeDoingAnyWork()
     {
         var dir = TestPaths.NewTempDir();

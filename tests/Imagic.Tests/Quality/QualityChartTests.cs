@@ -43,3 +43,23 @@ public class QualityChartTests
         Assert.Equal(new Imagic.Imaging.Rgb(1, 2, 3), big.GetPixel(1, 0));
     }
 }
+
+public class QualityChartAxisTests
+{
+    [Fact]
+    public void Draw_UneditedRegionAxis_SkipsRowsWithoutTheMeasure()
+    {
+        // A v1-style summary has no unedited-region PSNR: the chart still renders, with no curve to draw.
+        var row = new SummaryRow("t2i", "guidance", 3, BenchReport.AllCategories, 1, 0.5, 0.5, 0.5, 0.5, 20, 0.8, 0.2, 0.1, 1);
+        var bench = new BenchResults("shapes-v1", "f", null, "m", "in-memory", 64, new BenchSettings(), ["t2i"], [], [], [row]);
+        var withRegion = bench with { Suite = "shapes-v2", Summary = [row with { UneditedPsnr = 31.5 }] };
+
+        var empty = QualityChart.Draw(bench, QualityChart.Axis.UneditedRegion);
+        var drawn = QualityChart.Draw(withRegion, QualityChart.Axis.UneditedRegion);
+
+        bool HasSeriesColour(Imagic.Imaging.RgbImage image) => Enumerable.Range(0, image.Width * image.Height)
+            .Any(i => image.GetPixel(i % image.Width, i / image.Width) == new Imagic.Imaging.Rgb(0xD6, 0x27, 0x28));
+        Assert.False(HasSeriesColour(empty));
+        Assert.True(HasSeriesColour(drawn));
+    }
+}

@@ -83,6 +83,23 @@ public class ShapesTrainerTests
         Assert.All(file.Entries.Values, e => Assert.Equal(SafeTensorsDType.F16, e.DType));
     }
 
+    /// <summary>World v2: 64-px scenes through the 4× VAE to the same 16×16 latents, so the UNet is unchanged.</summary>
+    [Fact]
+    public void TrainWorldV2_Gives64PixelModel_WithTheUNetAt16x16()
+    {
+        var work = TestPaths.NewTempDir();
+        var smallV2 = Small with { Vae = ShapesModelConfigs.VaeV2() with { BlockOutChannels = new[] { 8, 16, 16 }, NormNumGroups = 4 } };
+        var options = Tiny(vaeSteps: 1, steps: 1) with { World = Imagic.World.WorldVersion.V2, BatchSize = 2, ScalingSamples = 2 };
+
+        using var pipe = new ShapesTrainer(work, Tokenizer, options, smallV2).Train();
+
+        Assert.Equal(64, pipe.DefaultResolution);
+        Assert.Equal(4, pipe.VaeScaleFactor);
+        Assert.Equal(16, pipe.UNet.Config.SampleSize);
+        Assert.Equal(ShapesModelConfigs.UNet().BlockOutChannels, ShapesModelConfigs.V2.UNet.BlockOutChannels);
+        Assert.Throws<ImagicException>(() => new ShapesTrainer(TestPaths.NewTempDir(), Tokenizer, options, Small));
+    }
+
     sealed class InlineProgress(Action<Imagic.Pipelines.StepProgress> report) : IProgress<Imagic.Pipelines.StepProgress>
     {
         public void Report(Imagic.Pipelines.StepProgress value) => report(value);

@@ -146,3 +146,31 @@ public class CaptionerTests
     static bool Mentions(string caption, IEnumerable<string> phrases) =>
         phrases.Any(p => Regex.IsMatch(caption, $@"\b{Regex.Escape(p)}\b"));
 }
+
+public class PartialCaptionTests
+{
+    /// <summary>
+    /// Partial captions name the primary object's colour and shape, then its background, its position or nothing
+    /// else, a share each; never the second object.
+    /// </summary>
+    [Fact]
+    public void Partial_NamesTheObjectAloneOrWithBackgroundOrPosition_NeverTheSecondObject()
+    {
+        var rng = new WorldRandom(41);
+        int alone = 0, background = 0, position = 0;
+        foreach (var scene in new SceneSampler(40, 1.0, WorldVersion.V2).Next(300))
+        {
+            string caption = Captioner.Partial(scene, rng);
+            var p = scene.Primary;
+            Assert.Contains(CaptionVocabulary.Words(p.Color), w => caption.Contains(w));
+            Assert.Contains(CaptionVocabulary.Words(p.Shape), w => caption.Contains(w));
+            Assert.DoesNotContain(" and ", caption);
+            bool hasBackground = caption.Contains("background");
+            bool hasPosition = CaptionVocabulary.Phrases(p.Position).Any(caption.Contains);
+            Assert.False(hasBackground && hasPosition, caption);
+            (alone, background, position) = (alone + (hasBackground || hasPosition ? 0 : 1), background + (hasBackground ? 1 : 0),
+                position + (hasPosition ? 1 : 0));
+        }
+        Assert.All(new[] { alone, background, position }, n => Assert.InRange(n, 70, 130));
+    }
+}
