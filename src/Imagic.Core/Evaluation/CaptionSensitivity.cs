@@ -69,7 +69,7 @@ public static class CaptionSensitivity
                 var target = ddpm.Target(pipe.SchedulerConfig.PredictionType, x0, noise, t);
                 for (int k = 0; k < captions.Count; k++)
                 {
-                    var perScene = (pipe.UNet.Forward(xt, t, contexts[k]) - target).square().mean(new long[] { 1, 2, 3 }).data<float>().ToArray();
+                    var perScene = (pipe.UNet.Forward(xt, t, contexts[k]) - target).Squared().mean(new long[] { 1, 2, 3 }).data<float>().ToArray();
                     for (int i = 0; i < batch.Count; i++) losses[k][ti][start + i] = perScene[i];
                 }
             }

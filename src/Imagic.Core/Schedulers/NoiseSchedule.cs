@@ -25,7 +25,7 @@ public static class NoiseSchedule
             {
                 BetaSchedule.Linear => torch.linspace(config.BetaStart, config.BetaEnd, n, dtype: ScalarType.Float32),
                 // The "scaled linear" schedule of latent diffusion: linear in √β.
-                BetaSchedule.ScaledLinear => torch.linspace(Math.Sqrt(config.BetaStart), Math.Sqrt(config.BetaEnd), n, dtype: ScalarType.Float32).square(),
+                BetaSchedule.ScaledLinear => torch.linspace(Math.Sqrt(config.BetaStart), Math.Sqrt(config.BetaEnd), n, dtype: ScalarType.Float32).Squared(),
                 BetaSchedule.SquaredcosCapV2 => torch.tensor(CosineBetas(n), dtype: ScalarType.Float32),
                 _ => throw new ArgumentOutOfRangeException(nameof(config), config.BetaSchedule, "unknown beta schedule"),
             };
@@ -71,7 +71,7 @@ public static class NoiseSchedule
         var first = sqrtAlphaBar[0].clone();
         var last = sqrtAlphaBar[-1].clone();
         sqrtAlphaBar = (sqrtAlphaBar - last) * (first / (first - last));
-        var alphaBar = sqrtAlphaBar.square();
+        var alphaBar = sqrtAlphaBar.Squared();
         // Undo the cumulative product: α₀ = ᾱ₀, αₜ = ᾱₜ / ᾱₜ₋₁.
         var alphas = torch.cat([alphaBar[..1], alphaBar[1..] / alphaBar[..^1]], 0);
         return 1.0f - alphas;

@@ -31,7 +31,7 @@ public static class DenoisingLoss
         var target = ddpm.Target(ddpm.Config.PredictionType, x0, noise, t);
         if (minSnrGamma is not double gamma)
             return torch.nn.functional.mse_loss(prediction, target).MoveToOuterDisposeScope();
-        var perSample = (prediction - target).square().mean(new long[] { 1, 2, 3 });
+        var perSample = (prediction - target).Squared().mean(new long[] { 1, 2, 3 });
         return (perSample * MinSnrWeights(ddpm, t, gamma).to(perSample.dtype)).mean().MoveToOuterDisposeScope();
     }
 

@@ -152,7 +152,7 @@ public sealed class ShapesTrainer
             var (images, _) = Batch(step, 1);
             var posterior = vae.Encode(images);
             var reconstruction = vae.Decode(posterior.Sample(generator));
-            var kl = 0.5 * (posterior.Mean.square() + posterior.LogVar.exp() - 1 - posterior.LogVar).mean();
+            var kl = 0.5 * (posterior.Mean.Squared() + posterior.LogVar.exp() - 1 - posterior.LogVar).mean();
             var loss = torch.nn.functional.mse_loss(reconstruction, images) + _options.VaeKlWeight * kl;
             adam.ZeroGrad();
             loss.backward();
@@ -280,7 +280,7 @@ public sealed class ShapesTrainer
     {
         using var scope = torch.NewDisposeScope();
         var grads = parameters.Select(p => p.Param.grad).Where(g => g is not null).Select(g => g!).ToList();
-        var total = torch.stack(grads.Select(g => g.square().sum()).ToArray()).sum().sqrt().item<float>();
+        var total = torch.stack(grads.Select(g => g.Squared().sum()).ToArray()).sum().sqrt().item<float>();
         if (total > maxNorm)
             using (torch.no_grad())
             using (var factor = (maxNorm / (total + 1e-6)).ToScalar())

@@ -1,0 +1,14 @@
+using static TorchSharp.torch;
+
+namespace Imagic;
+
+/// <summary>Small tensor helpers that TorchSharp's own versions make unsafe.</summary>
+public static class TensorExtensions
+{
+    /// <summary>
+    /// x², as x·x. TorchSharp's <c>square()</c> is <c>pow(2)</c> with an implicitly converted Scalar that is left to the
+    /// finalizer, which can free it while libtorch still reads it (an INTERNAL ASSERT at c10/core/Scalar.h:279 in training
+    /// runs and in the test suite). libtorch computes pow(x, 2) as x·x, so the values are the same.
+    /// </summary>
+    public static Tensor Squared(this Tensor x) => x.mul(x);
+}
