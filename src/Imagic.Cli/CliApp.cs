@@ -16,6 +16,7 @@ public static class CliApp
         TrainCommand.Create(),
         EvalModelCommand.Create(),
         BenchCommand.Create(),
+        ServeCommand.Create(),
     };
 
     /// <summary>Parses and runs; returns the process exit code (0 success, 1 error, 130 cancelled).</summary>
