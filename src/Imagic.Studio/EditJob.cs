@@ -11,9 +11,10 @@ namespace Imagic.Studio;
 internal sealed class EditJob
 {
     readonly object _lock = new();
-    readonly Stopwatch _stageClock = new();
+    readonly Stopwatch _clock = new();
     EditState _state;
     int _stageFirstStep;
+    double _stageStart, _lastReport; // seconds on _clock
 
     /// <param name="request">What to train; null to resume the run already in <paramref name="dir"/>.</param>
     public EditJob(string id, string dir, EditRequest? request, EditState initial)
@@ -44,6 +45,18 @@ internal sealed class EditJob
         get { lock (_lock) return (StageALosses.ToArray(), StageBLosses.ToArray()); }
     }
 
+    /// <summary>Starts the clock behind the time-left estimate, as training (re)starts.</summary>
+    public void BeginTraining()
+    {
+        lock (_lock)
+        {
+            _clock.Restart();
+            _stageStart = _lastReport = 0;
+            _stageFirstStep = -1;
+        }
+        Update(s => s with { Status = EditState.Training, Error = null });
+    }
+
     public void Update(Func<EditState, EditState> change)
     {
         EditState next;
@@ -59,15 +72,18 @@ internal sealed class EditJob
         EditState next;
         lock (_lock)
         {
-            if (p.Stage != _state.Stage || !_stageClock.IsRunning)
+            double now = _clock.Elapsed.TotalSeconds;
+            if (p.Stage != _state.Stage || _stageFirstStep < 0)
             {
-                _stageClock.Restart();
+                // The stage's first step began when the previous report (or the training) did.
+                _stageStart = _lastReport;
                 _stageFirstStep = p.Step - 1;
             }
+            _lastReport = now;
             if (p.Loss is double loss)
                 (p.Stage == "stage A" ? StageALosses : StageBLosses).Add(loss);
             int done = p.Step - _stageFirstStep;
-            double? eta = done > 0 ? _stageClock.Elapsed.TotalSeconds / done * (p.Total - p.Step) : null;
+            double? eta = done > 0 ? (now - _stageStart) / done * (p.Total - p.Step) : null;
             next = _state = _state with { Stage = p.Stage, Step = p.Step, Total = p.Total, Loss = p.Loss ?? _state.Loss, EtaSeconds = eta };
         }
         Changed?.Invoke(next);

@@ -117,7 +117,7 @@ internal sealed class EditQueue : IHostedService, IDisposable
 
     void Train(EditJob job)
     {
-        job.Update(s => s with { Status = EditState.Training, Error = null });
+        job.BeginTraining();
         string recipe = job.State.Recipe;
         Action<string> warn = m => _log.LogWarning("{Id}: {Message}", job.Id, m);
         try

@@ -13,49 +13,13 @@ internal static class EditCommand
     {
         var image = new Option<string?>("--image", "-i") { Description = "The photo to edit (PNG, JPEG or WebP). It is never modified." };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The target text: a description of the edited image, e.g. \"a photo of a dog standing\"." };
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder (diffusers layout). Default: the bundled shapes model." };
+        var model = CommonOptions.Model();
         var output = new Option<string?>("--out", "-o") { Description = "New or empty folder for the edit run. Default: runs/<time>-<prompt>." };
         var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from its folder; the result equals an uninterrupted run." };
-        var fit = new Option<string>("--fit")
-        {
-            Description = "How to bring the photo to the model's square resolution: 'crop' (centre crop) or 'pad'.",
-            DefaultValueFactory = _ => "crop",
-        };
-        fit.AcceptOnlyFromAmong("crop", "pad");
-        var seed = new Option<long?>("--seed") { Description = "The one seed behind every random draw of the edit. Default 0." };
-        var embeddingSteps = new Option<int?>("--embedding-steps") { Description = "Stage A steps (paper, SD: 1000)." };
-        var embeddingLr = new Option<double?>("--embedding-lr") { Description = "Stage A learning rate (paper, SD: 2e-3)." };
-        var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "Stage B steps (paper: 1500)." };
-        var finetuneLr = new Option<double?>("--finetune-lr") { Description = "Stage B learning rate of full fine-tuning (paper, SD: 5e-7)." };
-        var finetune = new Option<string?>("--finetune")
-        {
-            Description = "Stage B method: 'full' fine-tunes every UNet weight (the paper's method, default); 'lora' trains only " +
-                "low-rank adapters on the attention projections and merges them into the UNet afterwards: a variant of the paper " +
-                "(parameter-efficient), not the paper's method.",
-        };
-        finetune.AcceptOnlyFromAmong("full", "lora");
-        var loraRank = new Option<int?>("--lora-rank") { Description = "With --finetune lora: the adapters' rank (default 4)." };
-        var loraAlpha = new Option<double?>("--lora-alpha") { Description = "With --finetune lora: alpha; the update is scaled by alpha/rank (default: the rank)." };
-        var loraLr = new Option<double?>("--lora-lr") { Description = "With --finetune lora: stage B learning rate (default 1e-4)." };
-        var gradientCheckpointing = new Option<bool>("--gradient-checkpointing")
-        {
-            Description = "Stage B: recompute UNet activations in backward instead of storing them: less memory (see docs/memory.md), " +
-                "roughly 20-40% more time per step; the same result.",
-        };
-        var steps = new Option<int?>("--steps") { Description = "Stage C DDIM steps (default 50)." };
-        var guidance = new Option<double?>("--guidance") { Description = "Stage C classifier-free guidance scale (default 7.5)." };
-        var rescale = new Option<double?>("--guidance-rescale")
-        {
-            Description = "Stage C guidance rescale φ in [0, 1] (Lin et al. 2023): pulls the guided output's scale back toward the " +
-                "conditional one, against over-saturated colours at high guidance (default 0).",
-        };
-        var eta = new Option<string?>("--eta")
-        {
-            Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
-                "e = η·e_tgt + (1−η)·e_opt. Higher edits more, lower preserves more. Default 0.5,...,1.0.",
-        };
+        var fit = CommonOptions.Fit();
+        var overrides = new ImagicOverrides();
         var seeds = new Option<int>("--seeds") { Description = "Rows (seeds) of the sweep grid.", DefaultValueFactory = _ => 1 };
-        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Steps between checkpoints (default 100)." };
+        var threads = CommonOptions.Threads();
 
         var command = new Command("edit",
             "Edit a photo by text with Imagic: (A) optimise a text embedding that reconstructs the photo, (B) fine-tune the model on it, " +
@@ -64,13 +28,14 @@ internal static class EditCommand
             "Examples:\n  imagic edit --image samples/red-circle.png --prompt \"a large blue circle in the center\"\n" +
             "  imagic edit --resume runs/20261123-212000-a-dog-standing")
         {
-            image, prompt, model, output, resume, fit, seed, embeddingSteps, embeddingLr, finetuneSteps, finetuneLr, finetune, loraRank,
-            loraAlpha, loraLr, gradientCheckpointing, steps, guidance, rescale, eta, seeds, checkpointEvery,
+            image, prompt, model, output, resume, fit,
         };
+        foreach (var option in overrides.All.Append(seeds).Append(threads))
+            command.Options.Add(option);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            CommonOptions.ApplyThreads(result, threads);
             Action<string> warn = m => Console.Error.WriteLine($"warning: {m}");
             (EditRun Run, SweepResult Sweep) outcome;
             if (result.GetValue(resume) is string resumeDir)
@@ -85,34 +50,10 @@ internal static class EditCommand
             {
                 string imagePath = result.GetValue(image) ?? throw new ImagicException("--image is required (or --resume DIR).");
                 string text = result.GetValue(prompt) ?? throw new ImagicException("--prompt is required: describe the edited image.");
-                string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
-                var options = ImagicOptions.ForModel(modelDir);
-                options = options with
-                {
-                    Seed = result.GetValue(seed) ?? options.Seed,
-                    EmbeddingSteps = result.GetValue(embeddingSteps) ?? options.EmbeddingSteps,
-                    EmbeddingLearningRate = result.GetValue(embeddingLr) ?? options.EmbeddingLearningRate,
-                    FinetuneSteps = result.GetValue(finetuneSteps) ?? options.FinetuneSteps,
-                    FinetuneLearningRate = result.GetValue(finetuneLr) ?? options.FinetuneLearningRate,
-                    FinetuneMethod = result.GetValue(finetune) switch
-                    {
-                        "lora" => FinetuneMethod.Lora,
-                        "full" => FinetuneMethod.Full,
-                        _ => options.FinetuneMethod,
-                    },
-                    LoraRank = result.GetValue(loraRank) ?? options.LoraRank,
-                    LoraAlpha = result.GetValue(loraAlpha) ?? options.LoraAlpha,
-                    LoraLearningRate = result.GetValue(loraLr) ?? options.LoraLearningRate,
-                    GradientCheckpointing = result.GetValue(gradientCheckpointing) || options.GradientCheckpointing,
-                    SamplingSteps = result.GetValue(steps) ?? options.SamplingSteps,
-                    GuidanceScale = result.GetValue(guidance) ?? options.GuidanceScale,
-                    GuidanceRescale = result.GetValue(rescale) ?? options.GuidanceRescale,
-                    EtaSweep = result.GetValue(eta) is string etaList ? ParseEtas(etaList) : options.EtaSweep,
-                    CheckpointEvery = result.GetValue(checkpointEvery) ?? options.CheckpointEvery,
-                };
+                string modelDir = CommonOptions.ModelDir(result, model);
+                var options = overrides.ApplyTo(result, ImagicOptions.ForModel(modelDir));
                 string outDir = result.GetValue(output) ?? DefaultRunDir(text);
-                var request = new EditRequest(imagePath, text, modelDir, outDir, options,
-                    result.GetValue(fit) == "pad" ? FitMode.Pad : FitMode.CenterCrop, result.GetValue(seeds));
+                var request = new EditRequest(imagePath, text, modelDir, outDir, options, result.GetValue(fit), result.GetValue(seeds));
                 Console.WriteLine($"Editing {imagePath} towards \"{text}\" with {modelDir}");
                 Console.WriteLine($"Run folder: {Path.GetFullPath(outDir)}");
                 if (options.FinetuneMethod == FinetuneMethod.Lora)

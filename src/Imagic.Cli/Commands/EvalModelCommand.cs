@@ -19,7 +19,8 @@ internal static class EvalModelCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder. Default: the bundled shapes model." };
+        var model = CommonOptions.Model();
+        var threads = CommonOptions.Threads();
         var samples = new Option<int>("--samples", "-n") { Description = "Number of random captions (one image each).", DefaultValueFactory = _ => 200 };
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale.", DefaultValueFactory = _ => 5 };
         var rescale = new Option<double?>("--guidance-rescale")
@@ -39,13 +40,13 @@ internal static class EvalModelCommand
             "Measure how well a shapes-world model follows its captions: generate one image per random scene's caption and check colour, " +
             "shape, size, position, pose and background with the world's detector.\nExample: imagic eval-model --samples 200 --guidance 5")
         {
-            model, samples, guidance, rescale, steps, seed, output, sensitivity,
+            model, samples, guidance, rescale, steps, seed, output, sensitivity, threads,
         };
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
-            string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
+            CommonOptions.ApplyThreads(result, threads);
+            string modelDir = CommonOptions.ModelDir(result, model);
             using var pipe = StableDiffusionPipeline.Load(modelDir);
             var options = new ModelEvaluator.Options(result.GetValue(samples), result.GetValue(guidance), result.GetValue(steps), result.GetValue(seed),
                 GuidanceRescale: result.GetValue(rescale) ?? ImagicOptions.ForModel(modelDir).GuidanceRescale);

@@ -11,11 +11,9 @@ internal static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m")
-        {
-            Description = "Model folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).",
-            Required = true,
-        };
+        var model = CommonOptions.Model("Model folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, " +
+            "scheduler/). Default: the bundled shapes model.");
+        var threads = CommonOptions.Threads();
         var prompt = new Option<string>("--prompt", "-p") { Description = "What the image should show.", Required = true };
         var negative = new Option<string>("--negative-prompt")
         {
@@ -44,9 +42,9 @@ internal static class GenerateCommand
         var output = new Option<string>("--out", "-o") { Description = "Output PNG path.", DefaultValueFactory = _ => "out.png" };
 
         var command = new Command("generate", "Generate an image from a text prompt (text-to-image), the way Stable Diffusion does.\n" +
-            "Example: imagic generate --model models/shapes --prompt \"a large red circle in the center\" --out circle.png")
+            "Example: imagic generate --prompt \"a large red circle in the center\" --out circle.png")
         {
-            model, prompt, negative, steps, guidance, rescale, seed, height, width, latents, output,
+            model, prompt, negative, steps, guidance, rescale, seed, height, width, latents, output, threads,
         };
         command.SetAction(result =>
         {
@@ -56,8 +54,8 @@ internal static class GenerateCommand
             var options = new SamplingOptions { Steps = result.GetValue(steps), GuidanceScale = result.GetValue(guidance), GuidanceRescale = result.GetValue(rescale) };
             if (options.Steps < 1) throw new ImagicException("--steps must be at least 1.");
 
-            torch.set_num_threads(Environment.ProcessorCount);
-            using var pipe = StableDiffusionPipeline.Load(result.GetValue(model)!);
+            CommonOptions.ApplyThreads(result, threads);
+            using var pipe = StableDiffusionPipeline.Load(CommonOptions.ModelDir(result, model));
             pipe.Warn = message => Console.Error.WriteLine($"warning: {message}");
 
             torch.Tensor? init = null;

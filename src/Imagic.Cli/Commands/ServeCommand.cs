@@ -13,7 +13,8 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder (diffusers layout) new edits use. Default: the bundled shapes model." };
+        var model = CommonOptions.Model("Model folder (diffusers layout) that new edits use. Default: the bundled shapes model.");
+        var threads = CommonOptions.Threads();
         var runs = new Option<string>("--runs")
         {
             Description = "Folder of the edit runs: runs made by 'imagic edit' there are listed too.",
@@ -30,7 +31,7 @@ internal static class ServeCommand
             "then slide η and see the edit move between the photo and the text. Serves until Ctrl-C, which stops a running edit " +
             "with a checkpoint.\nExample: imagic serve --runs runs  (then open http://127.0.0.1:7860)")
         {
-            model, runs, port, host,
+            model, runs, port, host, threads,
         };
         command.SetAction(result =>
         {
@@ -40,13 +41,14 @@ internal static class ServeCommand
             if (!IsLoopback(address))
                 Console.Error.WriteLine($"warning: --host {address} makes the studio reachable from other computers. It has no login: " +
                     "anyone who can reach it can upload images and use this computer's CPU.");
-            var options = new StudioOptions(result.GetValue(model) ?? BundledModel.Resolve(), result.GetValue(runs)!,
+            var options = new StudioOptions(CommonOptions.ModelDir(result, model), result.GetValue(runs)!,
                 Path.Combine(AppContext.BaseDirectory, "samples"));
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            CommonOptions.ApplyThreads(result, threads);
             using var app = StudioApp.Create(options, builder =>
             {
                 builder.WebHost.UseUrls($"http://{(address.Contains(':') ? $"[{address}]" : address)}:{portNumber}");
                 builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+                builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning); // the URL is printed below
             });
             try
             {

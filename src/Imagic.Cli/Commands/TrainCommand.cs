@@ -33,7 +33,7 @@ internal static class TrainCommand
         };
         var seed = new Option<long>("--seed") { Description = "Seed of the data and every random draw.", DefaultValueFactory = _ => 0 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => defaults.CheckpointEvery };
-        var threads = new Option<int>("--threads") { Description = "CPU threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = CommonOptions.Threads();
         var fp16 = new Option<bool>("--fp16") { Description = "Store the exported weights as float16 (half the size; they load as float32)." };
 
         var command = new Command("train",
@@ -47,7 +47,7 @@ internal static class TrainCommand
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            torch.set_num_threads(result.GetValue(threads));
+            CommonOptions.ApplyThreads(result, threads);
             var options = new TrainingOptions
             {
                 VaeSteps = result.GetValue(vaeSteps),
