@@ -67,6 +67,8 @@ public sealed class Adam : IDisposable
         using var bc2 = bc2Sqrt.ToScalar();
         using var epsilon = Epsilon.ToScalar();
         using var negativeStep = (-stepSize).ToScalar();
+        // add_(Scalar) alone converts its alpha of 1 implicitly, the same hazard: pass it explicitly.
+        using var one = 1.0.ToScalar();
         for (int i = 0; i < _params.Count; i++)
         {
             // A scope per parameter: the temporaries are as large as the parameter, and kept for the
@@ -79,7 +81,7 @@ public sealed class Adam : IDisposable
                 p.mul_(decay);
             _m[i].mul_(beta1).add_(g, alpha: oneMinusBeta1);
             _v[i].mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
-            var denom = _v[i].sqrt().div_(bc2).add_(epsilon);
+            var denom = _v[i].sqrt().div_(bc2).add_(epsilon, one);
             p.addcdiv_(_m[i], denom, value: negativeStep);
         }
     }
