@@ -189,8 +189,7 @@ public sealed record ImagicOptions
     {
         try
         {
-            var overlay = JsonNode.Parse(File.ReadAllText(path), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
-                as JsonObject ?? throw new ImagicException($"{path} must hold a JSON object of Imagic settings.");
+            var overlay = ParseJsonFile(path) as JsonObject ?? throw new ImagicException($"{path} must hold a JSON object of Imagic settings.");
             return Overlay(overlay, path);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
@@ -198,6 +197,10 @@ public sealed record ImagicOptions
             throw new ImagicException($"{path} is not a readable JSON file of Imagic settings: {e.Message}", e);
         }
     }
+
+    /// <summary>A JSON file as a node, read as <c>imagic_defaults.json</c> is: comments and trailing commas allowed.</summary>
+    internal static JsonNode? ParseJsonFile(string path) =>
+        JsonNode.Parse(File.ReadAllText(path), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
 
     /// <summary>These options with the properties of <paramref name="overlay"/> laid over them; <paramref name="source"/> names it in errors.</summary>
     public ImagicOptions Overlay(JsonObject overlay, string source)

@@ -75,8 +75,7 @@ public static class ImagicRecipes
     {
         try
         {
-            var node = JsonNode.Parse(File.ReadAllText(path), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            return node?["recipes"]?[recipe] as JsonObject;
+            return ImagicOptions.ParseJsonFile(path)?["recipes"]?[recipe] as JsonObject;
         }
         catch (JsonException e)
         {
