@@ -60,6 +60,15 @@ internal static class BenchCommand
             Description = "A JSON file of Imagic settings (the keys of imagic_defaults.json, e.g. {\"finetune_batch\": 4}) laid over the " +
                 "model's defaults before the other options: to try a candidate set of defaults on a subset.",
         };
+        var etas = new Option<string?>("--etas")
+        {
+            Description = "Imagic's η values, comma-separated, e.g. 0,0.3,0.5,0.7,0.9 (default: 0 to 1 in steps of 0.1).",
+        };
+        var keepTrained = new Option<bool>("--keep-trained")
+        {
+            Description = "Keep each case's trained Imagic state (e_opt and the fine-tuned UNet, one UNet of disk per case) in the " +
+                "folder, so that a rerun that changes only stage C (--etas, --guidance, --steps, guidance rescale, DDIM η) samples without training again.",
+        };
         var inversionPrompt = new Option<string>("--inversion-prompt")
         {
             Description = "What the DDIM-inversion baseline inverts the input with: 'source' (its true caption, the baseline's best case) or 'empty'.",
@@ -74,7 +83,7 @@ internal static class BenchCommand
             "  imagic bench --methods imagic --cases 14 --finetune-lr 3e-6 --out tune-b  (try Imagic settings on a subset)")
         {
             suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, embeddingLr, finetuneLr, guidance, rescale,
-            recipe, imagicOptions, inversionPrompt,
+            recipe, imagicOptions, etas, keepTrained, inversionPrompt,
         };
         var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
@@ -96,6 +105,7 @@ internal static class BenchCommand
             if (isQuick) settings = settings.Quick();
             if (result.GetValue(steps) is int s) settings = settings with { SamplingSteps = s };
             if (result.GetValue(guidance) is double g) settings = settings with { GuidanceScale = g };
+            if (result.GetValue(etas) is { } etaList) settings = settings with { Etas = [.. OptionChecks.ParseEtas(etaList, m => Console.Error.WriteLine($"warning: {m}"), "--etas")] };
             settings = settings with
             {
                 InversionPrompt = result.GetValue(inversionPrompt) == "empty" ? InversionPrompt.Empty : InversionPrompt.SourceCaption,
@@ -130,7 +140,7 @@ internal static class BenchCommand
             try
             {
                 outputs = ConsoleProgress.Run("bench", progress => QualityBenchmark.Run(pipe,
-                    new BenchRequest(editSuite, names, settings, outDir, label), progress, ctrlC.Token, Log));
+                    new BenchRequest(editSuite, names, settings, outDir, label, result.GetValue(keepTrained)), progress, ctrlC.Token, Log));
             }
             catch (OperationCanceledException e)
             {

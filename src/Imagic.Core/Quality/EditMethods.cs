@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Imagic.Editing;
 using Imagic.Imaging;
+using Imagic.IO;
 using Imagic.Pipelines;
 using Imagic.Schedulers;
 using TorchSharp;
@@ -34,8 +35,8 @@ public sealed record BenchSettings
     /// <summary>Imagic's stage A and B settings; its seed, sampling steps and guidance are replaced per case. Default: the paper's.</summary>
     [JsonPropertyName("imagic")] public ImagicOptions Imagic { get; init; } = new();
 
-    /// <summary>Imagic's interpolation weights η. Default 0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.</summary>
-    [JsonPropertyName("etas")] public double[] Etas { get; init; } = [0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0];
+    /// <summary>Imagic's interpolation weights η. Default 0 to 1 in steps of 0.1: fine enough to see where its curve turns (one sampling batch at 16×16 latents).</summary>
+    [JsonPropertyName("etas")] public double[] Etas { get; init; } = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 
     /// <summary>SDEdit's strengths: the fraction of the DDIM schedule that is re-run. Default 0.2 … 0.9 in steps of 0.1.</summary>
     [JsonPropertyName("strengths")] public double[] Strengths { get; init; } = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
@@ -99,6 +100,13 @@ public sealed record BenchSettings
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 }
 
+/// <summary>
+/// Where the benchmark keeps one case's trained Imagic state (<c>imagic bench --keep-trained</c>), and the hash of
+/// everything that state depends on: the model, the case and Imagic's stage A and B settings. A rerun that changes
+/// only stage C (η list, guidance, sampling steps) reuses it instead of training again.
+/// </summary>
+public sealed record TrainedStateFile(string Path, string Key);
+
 /// <summary>One point of a method's sweep and the image it made.</summary>
 /// <param name="Value">The swept parameter's value (η, strength or guidance scale).</param>
 public sealed record MethodOutput(double Value, RgbImage Image);
@@ -154,8 +162,9 @@ public abstract class EditMethod : IDisposable
     /// <paramref name="noise"/> is the case's Gaussian noise in latent shape, the same for every method.
     /// Returns one output per <see cref="Points"/> value, in order.
     /// </summary>
+    /// <param name="trained">Where Imagic keeps (and reuses) the case's trained state; other methods ignore it.</param>
     public abstract IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default);
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, TrainedStateFile? trained = null);
 
     /// <summary>Creates the method called <paramref name="name"/> (see <see cref="AllNames"/>).</summary>
     public static EditMethod Create(string name, StableDiffusionPipeline pipe, BenchSettings settings) => name switch
@@ -221,7 +230,7 @@ sealed class ImagicMethod : EditMethod
     };
 
     public override IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, TrainedStateFile? trained = null)
     {
         var options = Settings.Imagic with
         {
@@ -233,7 +242,11 @@ sealed class ImagicMethod : EditMethod
         try
         {
             using var session = editor.Start(image, editCase.TargetText);
-            editor.Train(session, progress, cancellation);
+            if (trained is null || !TryRestore(trained, session))
+            {
+                editor.Train(session, progress, cancellation);
+                if (trained is not null) Keep(trained, session);
+            }
             using var scope = torch.NewDisposeScope();
             var images = editor.Sample(session, Points, editCase.Seed, cancellation: cancellation);
             return Points.Select((eta, i) => new MethodOutput(eta, ImageTensors.ToImage(images[i]))).ToArray();
@@ -243,6 +256,41 @@ sealed class ImagicMethod : EditMethod
             RestorePretrained();
         }
     }
+
+    /// <summary>
+    /// The settings the trained state (stages A and B) depends on, as JSON: the per-case seed is part of the case, and
+    /// stage C's settings (sampling steps, guidance, DDIM η, the η list) are left out, so changing them reuses it.
+    /// </summary>
+    public string TrainingSettingsJson => JsonSerializer.Serialize(Settings.Imagic with
+    {
+        Seed = 0, EtaSweep = [], Eta = 0, CheckpointEvery = 1, SamplingSteps = 1, GuidanceScale = 1, GuidanceRescale = 0, DdimEta = 0,
+    }, BenchSettings.Json);
+
+    /// <summary>Writes e_opt and every fine-tuned UNet weight (fp32, exact), keyed by <see cref="TrainedStateFile.Key"/>.</summary>
+    void Keep(TrainedStateFile trained, EditSession session)
+    {
+        var tensors = Pipe.UNet.named_parameters()
+            .Select(p => new KeyValuePair<string, Tensor>(UNetPrefix + p.name, p.parameter))
+            .Append(new KeyValuePair<string, Tensor>(EOptKey, session.OptimizedEmbedding));
+        SafeTensors.Save(trained.Path, tensors, new Dictionary<string, string> { [KeyMetadata] = trained.Key });
+    }
+
+    /// <summary>Loads a kept state into the session and the UNet if its key matches; false (and nothing changed) otherwise.</summary>
+    bool TryRestore(TrainedStateFile trained, EditSession session)
+    {
+        if (!File.Exists(trained.Path)) return false;
+        using var file = SafeTensorsFile.Open(trained.Path);
+        if (!file.Metadata.TryGetValue(KeyMetadata, out var key) || key != trained.Key) return false;
+        using (torch.no_grad())
+            StateDictLoader.Load(Pipe.UNet, file, (k, t) => (k.StartsWith(UNetPrefix, StringComparison.Ordinal) ? k[UNetPrefix.Length..] : k, t),
+                new HashSet<string> { EOptKey }, "kept Imagic state");
+        session.OptimizedEmbedding.Dispose();
+        session.OptimizedEmbedding = file.Read(EOptKey).to(Pipe.Device);
+        session.Advance(EditStage.Done);
+        return true;
+    }
+
+    const string UNetPrefix = "unet.", EOptKey = "e_opt", KeyMetadata = "imagic_training_key";
 
     void RestorePretrained()
     {
@@ -275,7 +323,7 @@ sealed class SdEditMethod(StableDiffusionPipeline pipe, BenchSettings settings) 
     private protected override object KeySettings => new { Settings.SamplingSteps, Settings.GuidanceScale, Strengths = Points };
 
     public override IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, TrainedStateFile? trained = null)
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
@@ -326,7 +374,7 @@ sealed class InversionMethod(StableDiffusionPipeline pipe, BenchSettings setting
     private protected override object KeySettings => new { Settings.SamplingSteps, Settings.InversionPrompt, Guidance = Points };
 
     public override IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, TrainedStateFile? trained = null)
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
@@ -356,7 +404,7 @@ sealed class TextToImageMethod(StableDiffusionPipeline pipe, BenchSettings setti
     private protected override object KeySettings => new { Settings.SamplingSteps, Settings.GuidanceScale };
 
     public override IReadOnlyList<MethodOutput> Edit(EditCase editCase, Tensor image, Tensor noise,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, TrainedStateFile? trained = null)
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();

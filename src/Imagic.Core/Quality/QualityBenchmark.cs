@@ -34,8 +34,10 @@ public sealed record CaseInfo(string Id, EditCategory Category, long Seed, strin
 /// <param name="Methods">Method names in report order (see <see cref="EditMethod.AllNames"/>).</param>
 /// <param name="OutDir">The benchmark folder: results, reports, and a <c>cases/</c> cache that makes a rerun resume.</param>
 /// <param name="Label">How the run is described in reports, e.g. the command line. Default none.</param>
+/// <param name="KeepTrained">Keep each case's trained Imagic state (e_opt and the fine-tuned UNet) in its case folder,
+/// so that a rerun changing only stage C samples without training again. Costs one UNet's weights of disk per case.</param>
 public sealed record BenchRequest(EditSuite Suite, IReadOnlyList<string> Methods, BenchSettings Settings, string OutDir,
-    string? Label = null);
+    string? Label = null, bool KeepTrained = false);
 
 /// <summary>Everything a benchmark run produced: written as <c>results.json</c>.</summary>
 public sealed record BenchResults(string Suite, string SuiteFingerprint, string? Label, string Model, string ModelFingerprint,
@@ -100,7 +102,7 @@ public static class QualityBenchmark
             for (int i = 0; i < suiteCases.Count; i++)
             {
                 var editCase = suiteCases[i];
-                cases.Add(RunCase(pipe, editCase, methods, resolution, modelFingerprint, outDir, results, progress, cancellation, log));
+                cases.Add(RunCase(pipe, editCase, methods, resolution, modelFingerprint, outDir, request.KeepTrained, results, progress, cancellation, log));
                 progress?.Report(new StepProgress("benchmark cases", i + 1, suiteCases.Count));
             }
         }
@@ -133,7 +135,7 @@ public static class QualityBenchmark
     }
 
     static CaseInfo RunCase(StableDiffusionPipeline pipe, EditCase editCase, IReadOnlyList<EditMethod> methods, int resolution,
-        string modelFingerprint, string outDir, List<MethodCaseResult> results, IProgress<StepProgress>? progress,
+        string modelFingerprint, string outDir, bool keepTrained, List<MethodCaseResult> results, IProgress<StepProgress>? progress,
         CancellationToken cancellation, Action<string>? log)
     {
         string caseDir = Path.Combine(outDir, "cases", editCase.Id);
@@ -170,7 +172,12 @@ public static class QualityBenchmark
                 continue;
             }
             var clock = Stopwatch.StartNew();
-            var outputs = method.Edit(editCase, image, noise, progress, cancellation);
+            TrainedStateFile? trained = keepTrained && method is ImagicMethod imagic
+                ? new TrainedStateFile(Path.Combine(caseDir, "imagic-trained.safetensors"),
+                    Hash(modelFingerprint, editCase.Describe(), imagic.TrainingSettingsJson, resolution.ToString(CultureInfo.InvariantCulture),
+                        CacheVersion.ToString(CultureInfo.InvariantCulture)))
+                : null;
+            var outputs = method.Edit(editCase, image, noise, progress, cancellation, trained);
             double seconds = clock.Elapsed.TotalSeconds;
             var points = new List<PointResult>();
             foreach (var output in outputs)
@@ -206,10 +213,12 @@ public static class QualityBenchmark
     /// <summary>Hash of the model, the case, the method's settings and the resolution: what a cached result must match.</summary>
     static string SettingsKey(EditCase editCase, EditMethod method, string modelFingerprint, int resolution)
     {
-        string text = string.Join('\n', modelFingerprint, editCase.Describe(), method.Name, method.SettingsJson,
+        return Hash(modelFingerprint, editCase.Describe(), method.Name, method.SettingsJson,
             resolution.ToString(CultureInfo.InvariantCulture), CacheVersion.ToString(CultureInfo.InvariantCulture));
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
     }
+
+    static string Hash(params string[] parts) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', parts))))[..16].ToLowerInvariant();
 
     static string Relative(string outDir, string path) => Path.GetRelativePath(outDir, path).Replace('\\', '/');
 }

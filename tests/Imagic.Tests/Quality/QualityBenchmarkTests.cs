@@ -94,6 +94,41 @@ public class QualityBenchmarkTests
     }
 
     [Fact]
+    public void Run_KeepTrained_AChangedEtaListSamplesTheKeptStateWithoutTraining_AndAChangedStageBRetrains()
+    {
+        // Given a benchmark run of Imagic that keeps its trained state
+        var dir = TestPaths.NewTempDir();
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        var suite = EditSuite.Shapes(casesPerCategory: 1).Take(1);
+        BenchRequest ImagicOnly(BenchSettings settings) => new(suite, ["imagic"], settings, dir, "test", KeepTrained: true);
+        var first = QualityBenchmark.Run(pipe, ImagicOnly(QualityTestData.Fast));
+        string caseDir = Path.Combine(dir, "cases", first.Results.Cases[0].Id);
+        Assert.True(File.Exists(Path.Combine(caseDir, "imagic-trained.safetensors")));
+        var firstAtOne = Imagic.Imaging.ImageIO.Load(Path.Combine(dir, first.Results.Results[0].Points[1].Image));
+
+        // When only stage C's η list changes
+        var trainingSteps = new List<StepProgress>();
+        var second = QualityBenchmark.Run(pipe, ImagicOnly(QualityTestData.Fast with { Etas = [1, 0.5] }),
+            new InlineProgress(p => { if (p.Loss is not null) trainingSteps.Add(p); }));
+
+        // Then no training step runs, and η = 1 gives the first run's image exactly
+        Assert.Empty(trainingSteps);
+        var secondAtOne = Imagic.Imaging.ImageIO.Load(Path.Combine(dir, second.Results.Results[0].Points[0].Image));
+        Assert.Equal(firstAtOne.Pixels, secondAtOne.Pixels);
+
+        // When a stage B setting changes, the kept state no longer matches and both stages train again
+        var fast = QualityTestData.Fast;
+        QualityBenchmark.Run(pipe, ImagicOnly(fast with { Imagic = fast.Imagic with { FinetuneLearningRate = fast.Imagic.FinetuneLearningRate * 2 } }),
+            new InlineProgress(p => { if (p.Loss is not null) trainingSteps.Add(p); }));
+        Assert.Equal(fast.Imagic.EmbeddingSteps + fast.Imagic.FinetuneSteps, trainingSteps.Count);
+    }
+
+    sealed class InlineProgress(Action<StepProgress> report) : IProgress<StepProgress>
+    {
+        public void Report(StepProgress value) => report(value);
+    }
+
+    [Fact]
     public void Run_ShapesV2Case_ReportsTheUneditedRegionAndItsChart()
     {
         var dir = TestPaths.NewTempDir();
