@@ -162,7 +162,9 @@ public sealed class ImagicEditor : IDisposable
     public Tensor SampleLatents(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default)
     {
-        using var noise = InterpolationSampling.Noise(session.Latents.shape, sampleSeed, _pipe.Device);
+        using var noise = Options.SamplingStart == SamplingStart.Inversion
+            ? DdimInversion.Invert(_pipe, session.Latents, session.OptimizedEmbedding, Options.SamplingSteps, cancellation)
+            : InterpolationSampling.Noise(session.Latents.shape, sampleSeed, _pipe.Device);
         using var generator = new Generator(SeedFor(sampleSeed, 3), _pipe.Device);
         return Sampling.SampleLatents(session.TargetEmbedding, session.OptimizedEmbedding, etas, noise, generator, progress, cancellation);
     }

@@ -79,6 +79,12 @@ public sealed record ImagicOptions
     /// <summary>Stage C: DDIM's η (Song et al. 2021, eq. 16): 0 (default) is deterministic DDIM, 1 is DDPM-like.</summary>
     [JsonPropertyName("ddim_eta")] public double DdimEta { get; init; }
 
+    /// <summary>
+    /// Stage C: what sampling starts from: <see cref="SamplingStart.Noise"/> (default, the paper) or
+    /// <see cref="SamplingStart.Inversion"/>, the input inverted by DDIM under the fine-tuned model. Not in the paper.
+    /// </summary>
+    [JsonPropertyName("sampling_start")] public SamplingStart SamplingStart { get; init; } = SamplingStart.Noise;
+
     /// <summary>Stage C: DDIM sampling steps. Default 50.</summary>
     [JsonPropertyName("sampling_steps")] public int SamplingSteps { get; init; } = 50;
 
@@ -127,6 +133,7 @@ public sealed record ImagicOptions
             throw new ImagicException($"Stage A and B batches must be ≥ 1, got {EmbeddingBatch} and {FinetuneBatch}.");
         if (!Enum.IsDefined(TimestepSampling)) throw new ImagicException($"Unknown timestep sampling {TimestepSampling}.");
         if (!Enum.IsDefined(InputLatents)) throw new ImagicException($"Unknown input latents {InputLatents}.");
+        if (!Enum.IsDefined(SamplingStart)) throw new ImagicException($"Unknown sampling start {SamplingStart}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model
         CheckEta(Eta);
@@ -250,4 +257,18 @@ public enum LatentEncoding
 
     /// <summary>The VAE posterior's mean.</summary>
     [JsonStringEnumMemberName("mean")] Mean,
+}
+
+/// <summary>What stage C starts sampling from.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SamplingStart>))]
+public enum SamplingStart
+{
+    /// <summary>Gaussian noise drawn from the sample's seed, as in the paper.</summary>
+    [JsonStringEnumMemberName("noise")] Noise,
+
+    /// <summary>
+    /// The input's DDIM inversion under the fine-tuned model and e_opt: the noise that stage C at η = 0 maps back to the
+    /// input, so the edit keeps the input's layout. Deterministic: every seed gives the same start.
+    /// </summary>
+    [JsonStringEnumMemberName("inversion")] Inversion,
 }

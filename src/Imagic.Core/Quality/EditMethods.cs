@@ -264,6 +264,7 @@ sealed class ImagicMethod : EditMethod
     public string TrainingSettingsJson => JsonSerializer.Serialize(Settings.Imagic with
     {
         Seed = 0, EtaSweep = [], Eta = 0, CheckpointEvery = 1, SamplingSteps = 1, GuidanceScale = 1, GuidanceRescale = 0, DdimEta = 0,
+        SamplingStart = SamplingStart.Noise,
     }, BenchSettings.Json);
 
     /// <summary>Writes e_opt and every fine-tuned UNet weight (fp32, exact), keyed by <see cref="TrainedStateFile.Key"/>.</summary>
@@ -381,7 +382,7 @@ sealed class InversionMethod(StableDiffusionPipeline pipe, BenchSettings setting
         var z0 = Pipe.EncodeImage(image);
         var inversionCond = Settings.InversionPrompt == InversionPrompt.SourceCaption
             ? Pipe.EncodePrompt(editCase.SourceText) : Uncond;
-        using var zT = EditMethodMaths.DdimInvert(Pipe, z0, inversionCond, Settings.SamplingSteps, cancellation);
+        using var zT = DdimInversion.Invert(Pipe, z0, inversionCond, Settings.SamplingSteps, cancellation);
         var cond = Pipe.EncodePrompt(editCase.TargetText);
         var outputs = new List<MethodOutput>();
         foreach (var guidance in Points)
@@ -411,53 +412,5 @@ sealed class TextToImageMethod(StableDiffusionPipeline pipe, BenchSettings setti
         var cond = Pipe.EncodePrompt(editCase.TargetText);
         using var latents = Pipe.Sample(cond, Uncond, noise, Sampling(Settings.GuidanceScale), cancellation: cancellation);
         return [new MethodOutput(Settings.GuidanceScale, Decode(latents)[0])];
-    }
-}
-
-/// <summary>The sampler maths the baselines need beyond <see cref="StableDiffusionPipeline.Sample"/>.</summary>
-public static class EditMethodMaths
-{
-    /// <summary>
-    /// Deterministic DDIM inversion of clean latents <paramref name="z0"/> to the noise latents at the first
-    /// timestep of a <paramref name="steps"/>-step DDIM schedule, conditioned (unguided) on <paramref name="cond"/>.
-    /// Sampling the result with the same prompt, guidance 1 and the same steps approximately returns <paramref name="z0"/>.
-    /// </summary>
-    /// <remarks>
-    /// The inverse of eq. (12) of Song et al. with η = 0: x_t = √ᾱ_t·x̂₀ + √(1 − ᾱ_t)·ε̂, where
-    /// x̂₀ = (x_{t−Δ} − √(1 − ᾱ_{t−Δ})·ε̂)/√ᾱ_{t−Δ} and ε̂ is the model's noise at (x_{t−Δ}, t), as in
-    /// diffusers' <c>DDIMInverseScheduler</c> and Null-text inversion's <c>next_step</c>.
-    /// v-prediction models are converted to ε with x_{t−Δ} standing in for x_t.
-    /// </remarks>
-    public static Tensor DdimInvert(StableDiffusionPipeline pipe, Tensor z0, Tensor cond, int steps, CancellationToken cancellation = default)
-    {
-        var config = pipe.SchedulerConfig;
-        if (config.PredictionType == PredictionType.Sample)
-            throw new ImagicException("DDIM inversion needs an epsilon- or v-prediction model; this one predicts x₀.");
-        var scheduler = new DdimScheduler(config);
-        scheduler.SetTimesteps(steps);
-        var timesteps = scheduler.Timesteps;
-        float[] alphas;
-        using (var ac = scheduler.AlphasCumprod) alphas = ac.data<float>().ToArray();
-        float final = config.SetAlphaToOne ? 1f : alphas[0];
-        int delta = config.NumTrainTimesteps / steps;
-
-        using var _ = torch.no_grad();
-        var z = z0.clone().DetachFromDisposeScope();
-        for (int i = timesteps.Length - 1; i >= 0; i--)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            using var scope = torch.NewDisposeScope();
-            long t = timesteps[i], prev = t - delta;
-            float alphaT = alphas[t], alphaPrev = prev >= 0 ? alphas[prev] : final;
-            var output = pipe.GuidedModelOutput(z, t, cond, cond, 1.0);
-            var eps = config.PredictionType == PredictionType.VPrediction
-                ? MathF.Sqrt(alphaT) * output + MathF.Sqrt(1 - alphaT) * z
-                : output;
-            var x0 = (z - MathF.Sqrt(1 - alphaPrev) * eps) / MathF.Sqrt(alphaPrev);
-            var next = MathF.Sqrt(alphaT) * x0 + MathF.Sqrt(1 - alphaT) * eps;
-            z.Dispose();
-            z = next.DetachFromDisposeScope();
-        }
-        return z;
     }
 }

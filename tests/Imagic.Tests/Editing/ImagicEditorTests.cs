@@ -48,6 +48,31 @@ public class ImagicEditorTests
     }
 
     [Fact]
+    public void StageC_FromInversion_StartsAtTheInputsDdimInversionUnderTheFineTunedModel_WhateverTheSeed()
+    {
+        // Given a trained edit whose stage C starts from the input's inversion
+        var options = EditTestData.FastOptions with { EmbeddingSteps = 2, FinetuneSteps = 2, SamplingSteps = 4, SamplingStart = SamplingStart.Inversion };
+        var (pipe, editor, session) = Start(options);
+        using var _p = pipe;
+        using var _e = editor;
+        using var _s = session;
+        editor.Train(session);
+
+        // When two seeds sample the same η list
+        using var a = editor.SampleLatents(session, [0, 0.6], sampleSeed: 1);
+        using var b = editor.SampleLatents(session, [0, 0.6], sampleSeed: 2);
+
+        // Then they agree, and equal sampling from DdimInversion.Invert of z₀ with e_opt under the fine-tuned UNet
+        Assert.True(Tensors.Identical(a, b), "the inversion start depends on the seed");
+        using var zT = DdimInversion.Invert(pipe, session.Latents, session.OptimizedEmbedding, options.SamplingSteps);
+        using var expected = editor.Sampling.SampleLatents(session.TargetEmbedding, session.OptimizedEmbedding, [0, 0.6], zT);
+        Assert.True(Tensors.Identical(expected, a), "stage C did not start from the inversion");
+        using var fromNoise = new ImagicEditor(pipe, options with { SamplingStart = SamplingStart.Noise });
+        using var c = fromNoise.SampleLatents(session, [0, 0.6], sampleSeed: 1);
+        Assert.False(Tensors.Identical(c, a));
+    }
+
+    [Fact]
     public void StageB_FineTunesModel_LowersDenoisingLossWithEmbeddingFrozen()
     {
         var (pipe, editor, session) = Start();

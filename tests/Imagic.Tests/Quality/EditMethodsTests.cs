@@ -95,7 +95,7 @@ public class EditMethodsTests
         var cond = pipe.EncodePrompt(Case.SourceText);
         const int steps = 25;
 
-        var zT = EditMethodMaths.DdimInvert(pipe, z0, cond, steps);
+        var zT = DdimInversion.Invert(pipe, z0, cond, steps);
         var back = pipe.Sample(cond, cond, zT, new SamplingOptions { Steps = steps, GuidanceScale = 1 });
 
         // Deterministic DDIM from the inverted noise lands near z₀; from fresh noise it would not.
