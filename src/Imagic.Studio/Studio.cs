@@ -12,15 +12,17 @@ internal sealed class Studio : IDisposable
             throw new ImagicException($"{Path.GetFullPath(options.ModelDir)} is neither a model folder (it has no model_index.json) " +
                 "nor a single-file checkpoint.");
         Options = options with { ModelDir = Path.GetFullPath(options.ModelDir) };
-        ModelDefaults = ImagicOptions.ForModel(Options.ModelDir);
-        ModelDefaults.Validate();
+        Recipes = new Recipes(Options.ModelDir);
         Runs = new RunStore(options.RunsDir);
         Queue = queue;
         Sampler = new RunSampler(Options.ModelDir, Options.Loading);
     }
 
     public StudioOptions Options { get; }
-    public ImagicOptions ModelDefaults { get; }
+    /// <summary>The recipes a new edit may choose; <c>default</c> is the model's Imagic defaults.</summary>
+    public Recipes Recipes { get; }
+
+    public ImagicOptions ModelDefaults => Recipes.Options(Recipes.Default);
     public RunStore Runs { get; }
     public EditQueue Queue { get; }
     public RunSampler Sampler { get; }

@@ -113,7 +113,11 @@ public static class StudioApp
             model = s.Options.ModelDir,
             model_name = Path.GetFileName(s.Options.ModelDir.TrimEnd(Path.DirectorySeparatorChar)),
             runs = s.Runs.Root,
-            recipes = Recipes.List.Select(r => new { name = r.Name, description = r.Description }),
+            recipes = s.Recipes.All.Select(r => new
+            {
+                name = r.Name, description = r.Description,
+                embedding_steps = r.Options.EmbeddingSteps, finetune_steps = r.Options.FinetuneSteps,
+            }),
             samples = s.Samples,
             defaults = new
             {
@@ -197,15 +201,15 @@ public static class StudioApp
         if (prompt.Length > 1000)
             return Error(400, $"prompt is {prompt.Length} characters long; at most 1000 are accepted.");
         string recipe = form["recipe"].ToString() is { Length: > 0 } r ? r : Recipes.Default;
-        if (!Recipes.Exists(recipe))
-            return Error(400, $"recipe '{recipe}' is unknown; choose one of: {string.Join(", ", Recipes.List.Select(x => x.Name))}.");
+        if (!s.Recipes.Exists(recipe))
+            return Error(400, $"recipe '{recipe}' is unknown; choose one of: {string.Join(", ", s.Recipes.All.Select(x => x.Name))}.");
         if (!TryParse(form["seed"], 0, long.MaxValue, out long? seed, out var seedError)) return Error(400, $"seed {seedError}");
         if (!TryParse(form["embedding_steps"], 0, s.Options.MaxTrainingSteps, out long? stepsA, out var aError))
             return Error(400, $"embedding_steps {aError}");
         if (!TryParse(form["finetune_steps"], 0, s.Options.MaxTrainingSteps, out long? stepsB, out var bError))
             return Error(400, $"finetune_steps {bError}");
 
-        var defaults = Recipes.Apply(recipe, s.ModelDefaults);
+        var defaults = s.Recipes.Options(recipe);
         var options = defaults with
         {
             Seed = seed ?? defaults.Seed,

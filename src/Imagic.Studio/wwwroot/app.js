@@ -400,9 +400,15 @@ async function init() {
     option.title = recipe.description;
     $("recipe").append(option);
   }
+  // Empty step fields mean the chosen recipe's step counts, shown as placeholders.
+  const showRecipeSteps = () => {
+    const recipe = info.recipes.find((r) => r.name === $("recipe").value) ?? info.recipes[0];
+    $("steps-a").placeholder = recipe.embedding_steps;
+    $("steps-b").placeholder = recipe.finetune_steps;
+  };
+  $("recipe").addEventListener("change", showRecipeSteps);
+  showRecipeSteps();
   $("seed").value = info.defaults.seed;
-  $("steps-a").placeholder = info.defaults.embedding_steps;
-  $("steps-b").placeholder = info.defaults.finetune_steps;
   $("eta").min = info.limits.min_eta;
   $("eta").max = info.limits.max_eta;
   for (const name of info.samples) {

@@ -96,6 +96,32 @@ public class StudioApiTests
     }
 
     [Fact]
+    public async Task Recipes_InfoOffersTheModelsDefaultsPaperAndFast_AndAnEditTrainsWithTheChosenOne()
+    {
+        await using var studio = await StudioTestHost.StartAsync();
+
+        // Given the recipes the page offers: the model's defaults, the paper's settings and the model's own fast recipe
+        var info = await StudioTestHost.Json(await studio.Client.GetAsync("/api/info"));
+        var recipes = info.GetProperty("recipes").EnumerateArray().Select(r => (r.GetProperty("name").GetString(),
+            r.GetProperty("embedding_steps").GetInt32(), r.GetProperty("finetune_steps").GetInt32())).ToList();
+        var paper = ImagicRecipes.PaperOptions;
+        Assert.Equal([("default", 3, 3), ("paper", paper.EmbeddingSteps, paper.FinetuneSteps), ("fast", 2, 1)], recipes);
+
+        // When an edit chooses 'fast' and leaves the step counts to it
+        var response = await studio.PostEditAsync(stepsA: null, stepsB: null, change: f => f.Add(new StringContent("fast"), "recipe"));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        string id = (await StudioTestHost.Json(response)).GetProperty("id").GetString()!;
+        var done = await studio.WaitForStatusAsync(id, "ready", "failed");
+
+        // Then it trained with the fast recipe laid over the model's defaults, as 'imagic edit --recipe fast' does
+        Assert.Equal(("ready", "fast"), (done.GetProperty("status").GetString(), done.GetProperty("recipe").GetString()));
+        var options = EditRun.Open(Path.Combine(studio.RunsDir, id)).ReadManifest().Options;
+        var expected = ImagicRecipes.Resolve(StudioTestHost.FastModelDir, ImagicRecipes.Fast);
+        Assert.Equal((2, 1, expected.EmbeddingLearningRate), (options.EmbeddingSteps, options.FinetuneSteps, options.EmbeddingLearningRate));
+        Assert.Equal(0.01, options.EmbeddingLearningRate);
+    }
+
+    [Fact]
     public async Task BadInputs_AreRefusedWithAOneLineJsonError()
     {
         await using var studio = await StudioTestHost.StartAsync(maxUploadBytes: 40_000);
@@ -106,7 +132,7 @@ public class StudioApiTests
         await AssertOneLineError(await studio.PostEditAsync(image: Array.Empty<byte>()), HttpStatusCode.BadRequest, "empty");
         await AssertOneLineError(await studio.PostEditAsync(prompt: "   "), HttpStatusCode.BadRequest, "prompt");
         await AssertOneLineError(await studio.PostEditAsync(change: f => f.Add(new StringContent("turbo"), "recipe")),
-            HttpStatusCode.BadRequest, "recipe 'turbo'");
+            HttpStatusCode.BadRequest, "recipe 'turbo' is unknown; choose one of: default, paper, fast.");
         await AssertOneLineError(await studio.PostEditAsync(stepsA: -1), HttpStatusCode.BadRequest, "embedding_steps");
         await AssertOneLineError(await studio.PostEditAsync(stepsB: 1_000_000), HttpStatusCode.BadRequest, "finetune_steps");
         await AssertOneLineError(await studio.PostEditAsync(change: f => f.Add(new StringContent("x7"), "seed")), HttpStatusCode.BadRequest, "seed");

@@ -54,16 +54,17 @@ internal sealed class StudioTestHost : IAsyncDisposable
     }
 
     /// <summary>POSTs a new edit of the test disc with few steps; returns the response.</summary>
-    public Task<HttpResponseMessage> PostEditAsync(string prompt = "a photo of a dog standing", int stepsA = 3, int stepsB = 3,
+    /// <remarks>A null step count is left out of the form: the recipe's count applies.</remarks>
+    public Task<HttpResponseMessage> PostEditAsync(string prompt = "a photo of a dog standing", int? stepsA = 3, int? stepsB = 3,
         Action<MultipartFormDataContent>? change = null, byte[]? image = null, string imageName = "photo.png")
     {
         var form = new MultipartFormDataContent
         {
             { new ByteArrayContent(image ?? File.ReadAllBytes(Path.Combine(SamplesDir, "disc.png"))), "image", imageName },
             { new StringContent(prompt), "prompt" },
-            { new StringContent(stepsA.ToString()), "embedding_steps" },
-            { new StringContent(stepsB.ToString()), "finetune_steps" },
         };
+        if (stepsA is int a) form.Add(new StringContent(a.ToString()), "embedding_steps");
+        if (stepsB is int b) form.Add(new StringContent(b.ToString()), "finetune_steps");
         change?.Invoke(form);
         return Client.PostAsync("/api/edits", form);
     }
@@ -109,10 +110,12 @@ internal sealed class StudioTestHost : IAsyncDisposable
             foreach (var file in Directory.EnumerateFiles(Path.Combine(TestPaths.TinySd1, sub)))
                 File.Copy(file, Path.Combine(dir, sub, Path.GetFileName(file)));
         }
-        // Learning rates large enough to move the random tiny model in a few steps, so η visibly matters.
+        // Learning rates large enough to move the random tiny model in a few steps, so η visibly matters; a fast recipe
+        // of its own, as the bundled model has.
         File.WriteAllText(Path.Combine(dir, "imagic_defaults.json"), """
             { "embedding_steps": 3, "embedding_lr": 0.01, "finetune_steps": 3, "finetune_lr": 0.001, "sampling_steps": 4,
-              "guidance_scale": 3, "eta": 0.7, "seed": 7, "checkpoint_every": 2 }
+              "guidance_scale": 3, "eta": 0.7, "seed": 7, "checkpoint_every": 2,
+              "recipes": { "fast": { "embedding_steps": 2, "finetune_steps": 1 } } }
             """);
         return dir;
     }
