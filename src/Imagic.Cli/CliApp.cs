@@ -17,6 +17,7 @@ public static class CliApp
         EvalModelCommand.Create(),
         BenchCommand.Create(),
         ConvertCommand.Create(),
+        ServeCommand.Create(),
     };
 
     /// <summary>Parses and runs; returns the process exit code (0 success, 1 error, 130 cancelled).</summary>

@@ -30,7 +30,6 @@ internal static class BenchCommand
             Description = $"Comma-separated methods to run, from {string.Join(",", EditMethod.AllNames)}.",
             DefaultValueFactory = _ => string.Join(",", EditMethod.AllNames),
         };
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder (diffusers layout) or single-file .safetensors checkpoint. Default: the bundled shapes model." };
         var cases = new Option<int?>("--cases", "-n")
         {
             Description = $"Run only the first N cases (still balanced over the categories). Default: all {EditSuite.DefaultCasesPerCategory * EditSuite.Categories.Count}, or {QuickCasesPerCategory * EditSuite.Categories.Count} with --quick.",
@@ -41,20 +40,18 @@ internal static class BenchCommand
             DefaultValueFactory = _ => "bench-results",
         };
         var steps = new Option<int?>("--steps") { Description = "DDIM steps of every method (default: the model's Imagic default; at most 20 with --quick)." };
-        var embeddingSteps = new Option<int?>("--embedding-steps") { Description = "Imagic stage A steps (default: the model's Imagic default, at most 200 with --quick)." };
-        var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "Imagic stage B steps (default: the model's Imagic default, at most 200 with --quick)." };
-        var embeddingLr = new Option<double?>("--embedding-lr") { Description = "Imagic stage A learning rate (default: the model's Imagic default)." };
-        var finetuneLr = new Option<double?>("--finetune-lr") { Description = "Imagic stage B learning rate (default: the model's Imagic default)." };
+        // Imagic's settings overlay the model's defaults as in 'imagic edit', with the benchmark's own descriptions.
+        var overrides = new ImagicOverrides();
+        overrides.EmbeddingSteps.Description = "Imagic stage A steps (default: the model's Imagic default, at most 200 with --quick).";
+        overrides.FinetuneSteps.Description = "Imagic stage B steps (default: the model's Imagic default, at most 200 with --quick).";
+        overrides.EmbeddingLr.Description = "Imagic stage A learning rate (default: the model's Imagic default).";
+        overrides.FinetuneLr.Description = "Imagic stage B learning rate (default: the model's Imagic default).";
         var guidance = new Option<double?>("--guidance")
         {
             Description = "Classifier-free guidance scale of Imagic, SDEdit and text-to-image (default: the model's Imagic default; the inversion baseline sweeps its own).",
         };
-        var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1] of every method (default: the model's Imagic default)." };
-        var recipe = new Option<string?>("--recipe")
-        {
-            Description = "Imagic's named settings: 'paper' or 'fast' (see imagic edit --help). Default: the model's own defaults.",
-        };
-        recipe.AcceptOnlyFromAmong([.. ImagicRecipes.Names]);
+        overrides.GuidanceRescale.Description = "Guidance rescale φ in [0, 1] of every method (default: the model's Imagic default).";
+        var recipe = CommonOptions.Recipe("Imagic's named settings: 'paper' or 'fast' (see imagic edit --help). Default: the model's own defaults.");
         var imagicOptions = new Option<FileInfo?>("--imagic-options")
         {
             Description = "A JSON file of Imagic settings (the keys of imagic_defaults.json, e.g. {\"finetune_batch\": 4}) laid over the " +
@@ -69,6 +66,7 @@ internal static class BenchCommand
             Description = "Keep each case's trained Imagic state (e_opt and the fine-tuned UNet, one UNet of disk per case) in the " +
                 "folder, so that a rerun that changes only stage C (--etas, --guidance, --steps, guidance rescale, DDIM η) samples without training again.",
         };
+        var threads = CommonOptions.Threads();
         var inversionPrompt = new Option<string>("--inversion-prompt")
         {
             Description = "What the DDIM-inversion baseline inverts the input with: 'source' (its true caption, the baseline's best case) or 'empty'.",
@@ -82,14 +80,14 @@ internal static class BenchCommand
             "Examples:\n  imagic bench --suite shapes --quick\n  imagic bench --suite shapes --out bench-results  (hours; resumable)\n" +
             "  imagic bench --methods imagic --cases 14 --finetune-lr 3e-6 --out tune-b  (try Imagic settings on a subset)")
         {
-            suite, quick, methods, model, cases, output, steps, embeddingSteps, finetuneSteps, embeddingLr, finetuneLr, guidance, rescale,
-            recipe, imagicOptions, etas, keepTrained, inversionPrompt,
+            suite, quick, methods, cases, output, steps, overrides.EmbeddingSteps, overrides.FinetuneSteps, overrides.EmbeddingLr,
+            overrides.FinetuneLr, guidance, overrides.GuidanceRescale, recipe, imagicOptions, etas, keepTrained, inversionPrompt, threads,
         };
         var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            CommonOptions.ApplyThreads(result, threads);
             bool isQuick = result.GetValue(quick);
             var names = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var editSuite = EditSuite.Named(result.GetValue(suite)!);
@@ -98,7 +96,7 @@ internal static class BenchCommand
                 throw new ImagicException($"--cases must be at least 1, got {caseCount}.");
             editSuite = editSuite.Take(caseCount);
 
-            string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
+            string modelDir = loading.ModelDir(result);
             var settings = BenchSettings.ForModel(modelDir, result.GetValue(recipe));
             if (result.GetValue(imagicOptions) is { } overlay)
                 settings = settings with { Imagic = settings.Imagic.Overlay(overlay.FullName) };
@@ -109,14 +107,7 @@ internal static class BenchCommand
             settings = settings with
             {
                 InversionPrompt = result.GetValue(inversionPrompt) == "empty" ? InversionPrompt.Empty : InversionPrompt.SourceCaption,
-                Imagic = settings.Imagic with
-                {
-                    EmbeddingSteps = result.GetValue(embeddingSteps) ?? settings.Imagic.EmbeddingSteps,
-                    FinetuneSteps = result.GetValue(finetuneSteps) ?? settings.Imagic.FinetuneSteps,
-                    EmbeddingLearningRate = result.GetValue(embeddingLr) ?? settings.Imagic.EmbeddingLearningRate,
-                    FinetuneLearningRate = result.GetValue(finetuneLr) ?? settings.Imagic.FinetuneLearningRate,
-                    GuidanceRescale = result.GetValue(rescale) ?? settings.Imagic.GuidanceRescale,
-                },
+                Imagic = overrides.ApplyTo(result, settings.Imagic, m => Console.Error.WriteLine($"warning: {m}")),
             };
             string outDir = result.GetValue(output)!;
             string label = "imagic " + string.Join(' ', result.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value));

@@ -22,7 +22,7 @@ internal static class ConvertCommand
         {
             input, output, half,
         };
-        var loading = ModelLoadOptions.AddTo(command);
+        var loading = ModelLoadOptions.AddReadingTo(command);
         command.SetAction(result =>
         {
             string source = result.GetValue(input)!;

@@ -19,7 +19,6 @@ internal static class EvalModelCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder, or a single-file .safetensors checkpoint. Default: the bundled shapes model." };
         var samples = new Option<int>("--samples", "-n") { Description = "Number of random captions (one image each).", DefaultValueFactory = _ => 200 };
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale.", DefaultValueFactory = _ => 5 };
         var rescale = new Option<double?>("--guidance-rescale")
@@ -35,24 +34,25 @@ internal static class EvalModelCommand
             Description = "Also show, per timestep, how much the denoising loss rises when the caption names one attribute wrongly " +
                 "(no sampling; ~0 % means the model ignores that word at that noise level).",
         };
+        var threads = CommonOptions.Threads();
         var command = new Command("eval-model",
             "Measure how well a shapes-world model follows its captions: generate one image per random scene's caption and check colour, " +
             "shape, size, position, pose and background with the world's detector.\nExample: imagic eval-model --samples 200 --guidance 5")
         {
-            model, samples, guidance, rescale, steps, seed, output, sensitivity,
+            samples, guidance, rescale, steps, seed, output, sensitivity, threads,
         };
         var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            string modelDir = result.GetValue(model) ?? BundledModel.Resolve();
+            string modelDir = loading.ModelDir(result);
             var options = new ModelEvaluator.Options(result.GetValue(samples), result.GetValue(guidance), result.GetValue(steps), result.GetValue(seed),
                 GuidanceRescale: result.GetValue(rescale) ?? ImagicOptions.ForModel(modelDir).GuidanceRescale);
             if (options.Samples < 1) throw new ImagicException($"--samples must be at least 1, got {options.Samples}.");
             var sampling = new SamplingOptions { Steps = options.Steps, GuidanceScale = options.GuidanceScale, GuidanceRescale = options.GuidanceRescale };
             sampling.Validate(int.MaxValue);
             if (result.GetValue(output) is string target) OptionChecks.CheckOutputFolder(target, "--out");
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            CommonOptions.ApplyThreads(result, threads);
             using var pipe = StableDiffusionPipeline.Load(modelDir, loading.Read(result));
             pipe.CheckSamplingOptions(sampling);
             var (accuracy, images) = ConsoleProgress.Run("eval-model", progress => ModelEvaluator.Evaluate(pipe, options, progress, ctrlC.Token));

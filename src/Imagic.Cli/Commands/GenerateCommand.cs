@@ -11,10 +11,6 @@ internal static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m")
-        {
-            Description = "Model: a folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or a single-file SD 1.x/2.x checkpoint (.safetensors, original LDM layout). Default: the bundled shapes model.",
-        };
         var prompt = new Option<string>("--prompt", "-p") { Description = "What the image should show.", Required = true };
         var negative = new Option<string>("--negative-prompt")
         {
@@ -46,13 +42,16 @@ internal static class GenerateCommand
         {
             Description = "Sample even when the rough memory estimate of the requested size exceeds this machine's memory.",
         };
+        var threads = CommonOptions.Threads();
 
         var command = new Command("generate", "Generate an image from a text prompt (text-to-image), the way Stable Diffusion does.\n" +
-            "Example: imagic generate --model models/shapes --prompt \"a large red circle in the center\" --out circle.png")
+            "Example: imagic generate --prompt \"a large red circle in the center\" --out circle.png")
         {
-            model, prompt, negative, steps, guidance, rescale, seed, height, width, latents, output, force, ignoreMemory,
+            prompt, negative, steps, guidance, rescale, seed, height, width, latents, output, force, ignoreMemory, threads,
         };
-        var loading = ModelLoadOptions.AddTo(command);
+        var loading = ModelLoadOptions.AddTo(command,
+            "Model: a folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or a single-file " +
+            "SD 1.x/2.x checkpoint (.safetensors, original LDM layout). Default: the bundled shapes model.");
         command.SetAction(result =>
         {
             // 1. everything that needs no model, before loading it
@@ -64,8 +63,8 @@ internal static class GenerateCommand
                 if (value is < 1) throw new ImagicException($"{name} must be a positive multiple of the model's VAE factor, got {value}.");
 
             // 2. what needs the model, before sampling
-            torch.set_num_threads(Environment.ProcessorCount);
-            using var pipe = StableDiffusionPipeline.Load(result.GetValue(model) ?? BundledModel.Resolve(), loading.Read(result));
+            CommonOptions.ApplyThreads(result, threads);
+            using var pipe = StableDiffusionPipeline.Load(loading.ModelDir(result), loading.Read(result));
             pipe.Warn = message => Console.Error.WriteLine($"warning: {message}");
             pipe.CheckSamplingOptions(options);
 

@@ -19,22 +19,22 @@ internal static class SampleCommand
         var steps = new Option<int?>("--steps") { Description = "DDIM steps. Default: the run's." };
         var guidance = new Option<double?>("--guidance") { Description = "Guidance scale. Default: the run's." };
         var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1]. Default: the run's." };
-        var model = new Option<string?>("--model", "-m") { Description = "The run's model, if it has moved since the edit." };
+        var threads = CommonOptions.Threads();
         var command = new Command("sample",
             "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
             "into a new sweep-N folder inside the run.\nExample: imagic sample runs/my-edit --eta 0.6,0.7,0.8 --seeds 3")
         {
-            run, eta, seeds, seed, steps, guidance, rescale, model,
+            run, eta, seeds, seed, steps, guidance, rescale, threads,
         };
-        var loading = ModelLoadOptions.AddTo(command);
+        var loading = ModelLoadOptions.AddTo(command, "The run's model, if it has moved since the edit.");
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            CommonOptions.ApplyThreads(result, threads);
             var etas = OptionChecks.ParseEtas(result.GetValue(eta)!, m => Console.Error.WriteLine($"warning: {m}"));
             var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,
                 result.GetValue(seeds), result.GetValue(seed), result.GetValue(steps), result.GetValue(guidance), result.GetValue(rescale),
-                result.GetValue(model), progress, ctrlC.Token, loading.Read(result)));
+                loading.GivenModel(result), progress, ctrlC.Token, loading.Read(result)));
             Console.WriteLine($"Grid: {sweep.GridPath}");
             foreach (var path in sweep.ImagePaths)
                 Console.WriteLine($"  {path}");

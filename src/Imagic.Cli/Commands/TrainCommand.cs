@@ -33,7 +33,7 @@ internal static class TrainCommand
         };
         var seed = new Option<long>("--seed") { Description = "Seed of the data and every random draw.", DefaultValueFactory = _ => 0 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => defaults.CheckpointEvery };
-        var threads = new Option<int>("--threads") { Description = "CPU threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = CommonOptions.Threads();
         var fp16 = new Option<bool>("--fp16") { Description = "Store the exported weights as float16 (half the size; they load as float32)." };
         var world = new Option<string>("--world")
         {
@@ -58,12 +58,11 @@ internal static class TrainCommand
             output, work, tokenizer, vaeSteps, steps, batch, lr, highNoiseShare, highNoiseStart, minSnrGamma, seed, checkpointEvery, threads, fp16,
             world, partialCaptions,
         };
-        var loading = ModelLoadOptions.AddTo(command, modelOptions: false);
+        var loading = ModelLoadOptions.AddDeviceTo(command);
         command.SetAction(result =>
         {
             using var ctrlC = new CtrlC();
-            int threadCount = result.GetValue(threads);
-            if (threadCount is < 1 or > 1024) throw new ImagicException($"--threads must be between 1 and 1024, got {threadCount}.");
+            CommonOptions.ApplyThreads(result, threads);
             var options = new TrainingOptions
             {
                 VaeSteps = result.GetValue(vaeSteps),
@@ -83,7 +82,6 @@ internal static class TrainCommand
             OptionChecks.CheckOutputFolder(result.GetValue(output)!, "--out");
             OptionChecks.CheckOutputFolder(result.GetValue(work)!, "--work");
             Imagic.Tokenization.ClipTokenizer.FromFolder(result.GetValue(tokenizer)!);
-            torch.set_num_threads(threadCount);
             var trainer = new ShapesTrainer(result.GetValue(work)!, result.GetValue(tokenizer)!, options, device: loading.Device(result));
             if (trainer.ReadState() is { } state)
                 Console.WriteLine($"Resuming from {state.Phase} step {state.Step}.");

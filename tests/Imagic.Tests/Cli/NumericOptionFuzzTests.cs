@@ -29,6 +29,7 @@ public class NumericOptionFuzzTests
             "eval-model" => new[] { "eval-model", "--model", missing, "--out", Path.Combine(dir, "eval") },
             "bench" => new[] { "bench", "--model", missing, "--out", Path.Combine(dir, "bench") },
             "convert" => new[] { "convert", Path.Combine(missing, "model.safetensors"), "--out", Path.Combine(dir, "converted") },
+            "serve" => new[] { "serve", "--model", missing, "--runs", Path.Combine(dir, "runs") },
             _ => throw new ArgumentException($"No fuzz arguments for '{command}'; add them here.", nameof(command)),
         };
     }

@@ -1,0 +1,117 @@
+using System.CommandLine;
+using Imagic.Editing;
+using Imagic.Imaging;
+using Imagic.Training;
+
+namespace Imagic.Cli;
+
+/// <summary>
+/// The options several commands share, declared once here. <c>--model</c> and how it is loaded (<c>--device</c>, …) are in
+/// <see cref="ModelLoadOptions"/>.
+/// </summary>
+internal static class CommonOptions
+{
+    /// <summary><c>--threads</c>: TorchSharp's CPU threads, all cores by default.</summary>
+    public static Option<int> Threads() =>
+        new("--threads") { Description = "CPU threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+
+    /// <summary>Sets TorchSharp's thread count from <c>--threads</c>.</summary>
+    public static void ApplyThreads(ParseResult result, Option<int> threads)
+    {
+        int n = result.GetValue(threads);
+        if (n is < 1 or > 1024) throw new ImagicException($"--threads must be between 1 and 1024, got {n}.");
+        TorchSharp.torch.set_num_threads(n);
+    }
+
+    /// <summary><c>--fit crop|pad</c>: how a photo is brought to the model's square resolution.</summary>
+    public static Option<FitMode> Fit()
+    {
+        var fit = new Option<FitMode>("--fit")
+        {
+            Description = "How to bring the photo to the model's square resolution: 'crop' (centre crop) or 'pad'.",
+            DefaultValueFactory = _ => FitMode.CenterCrop,
+            CustomParser = r => r.Tokens.Single().Value == "pad" ? FitMode.Pad : FitMode.CenterCrop,
+        };
+        fit.AcceptOnlyFromAmong("crop", "pad");
+        return fit;
+    }
+
+    /// <summary><c>--recipe paper|fast</c>: named Imagic settings (<see cref="ImagicRecipes"/>) in place of the model's defaults.</summary>
+    public static Option<string?> Recipe(string description)
+    {
+        var recipe = new Option<string?>("--recipe") { Description = description };
+        recipe.AcceptOnlyFromAmong([.. ImagicRecipes.Names]);
+        return recipe;
+    }
+}
+
+/// <summary>
+/// The command-line values that overlay a model's Imagic defaults (<see cref="ImagicRecipes.Resolve"/>: the model's own
+/// or a recipe's): each option given replaces the default, each omitted one keeps it. <c>imagic edit</c> offers them
+/// all, <c>imagic bench</c> some; an option a command does not offer reads as omitted.
+/// </summary>
+internal sealed class ImagicOverrides
+{
+    public Option<long?> Seed { get; } = new("--seed") { Description = "The one seed behind every random draw of the edit. Default 0." };
+    public Option<int?> EmbeddingSteps { get; } = new("--embedding-steps") { Description = "Stage A steps (paper, SD: 1000)." };
+    public Option<double?> EmbeddingLr { get; } = new("--embedding-lr") { Description = "Stage A learning rate (paper, SD: 2e-3)." };
+    public Option<int?> FinetuneSteps { get; } = new("--finetune-steps") { Description = "Stage B steps (paper: 1500)." };
+    public Option<double?> FinetuneLr { get; } = new("--finetune-lr") { Description = "Stage B learning rate of full fine-tuning (paper, SD: 5e-7)." };
+    public Option<FinetuneMethod?> Finetune { get; } = new("--finetune")
+    {
+        Description = "Stage B method: 'full' fine-tunes every UNet weight (the paper's method, default); 'lora' trains only " +
+            "low-rank adapters on the attention projections and merges them into the UNet afterwards: a variant of the paper " +
+            "(parameter-efficient), not the paper's method.",
+    };
+    public Option<int?> LoraRank { get; } = new("--lora-rank") { Description = "With --finetune lora: the adapters' rank (default 4)." };
+    public Option<double?> LoraAlpha { get; } = new("--lora-alpha") { Description = "With --finetune lora: alpha; the update is scaled by alpha/rank (default: the rank)." };
+    public Option<double?> LoraLr { get; } = new("--lora-lr") { Description = "With --finetune lora: stage B learning rate (default 1e-4)." };
+    public Option<bool> GradientCheckpointing { get; } = new("--gradient-checkpointing")
+    {
+        Description = "Stage B: recompute UNet activations in backward instead of storing them: less memory (see docs/memory.md), " +
+            "roughly 20-40% more time per step; the same result.",
+    };
+    public Option<int?> SamplingSteps { get; } = new("--steps") { Description = "Stage C DDIM steps (default 50)." };
+    public Option<double?> Guidance { get; } = new("--guidance") { Description = "Stage C classifier-free guidance scale (default 7.5)." };
+    public Option<double?> GuidanceRescale { get; } = new("--guidance-rescale")
+    {
+        Description = "Stage C guidance rescale φ in [0, 1] (Lin et al. 2023): pulls the guided output's scale back toward the " +
+            "conditional one, against over-saturated colours at high guidance (default 0).",
+    };
+    public Option<string?> EtaSweep { get; } = new("--eta")
+    {
+        Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
+            "e = η·e_tgt + (1−η)·e_opt. Higher edits more, lower preserves more; each in [0, 2] (above 1 extrapolates). Default 0.5,...,1.0.",
+    };
+    public Option<int?> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Steps between checkpoints (default 100)." };
+
+    /// <summary>Every option, in the order <c>imagic edit --help</c> lists them.</summary>
+    public IEnumerable<Option> All => new Option[]
+    {
+        Seed, EmbeddingSteps, EmbeddingLr, FinetuneSteps, FinetuneLr, Finetune, LoraRank, LoraAlpha, LoraLr, GradientCheckpointing,
+        SamplingSteps, Guidance, GuidanceRescale, EtaSweep, CheckpointEvery,
+    };
+
+    /// <summary>
+    /// <paramref name="defaults"/> with every option given on the command line applied; <paramref name="warn"/> hears
+    /// about η values that are allowed but unusual (<see cref="OptionChecks.ParseEtas"/>).
+    /// </summary>
+    public ImagicOptions ApplyTo(ParseResult result, ImagicOptions defaults, Action<string> warn) => defaults with
+    {
+        Seed = result.GetValue(Seed) ?? defaults.Seed,
+        EmbeddingSteps = result.GetValue(EmbeddingSteps) ?? defaults.EmbeddingSteps,
+        EmbeddingLearningRate = result.GetValue(EmbeddingLr) ?? defaults.EmbeddingLearningRate,
+        FinetuneSteps = result.GetValue(FinetuneSteps) ?? defaults.FinetuneSteps,
+        FinetuneLearningRate = result.GetValue(FinetuneLr) ?? defaults.FinetuneLearningRate,
+        FinetuneMethod = result.GetValue(Finetune) ?? defaults.FinetuneMethod,
+        LoraRank = result.GetValue(LoraRank) ?? defaults.LoraRank,
+        LoraAlpha = result.GetValue(LoraAlpha) ?? defaults.LoraAlpha,
+        LoraLearningRate = result.GetValue(LoraLr) ?? defaults.LoraLearningRate,
+        GradientCheckpointing = result.GetValue(GradientCheckpointing) || defaults.GradientCheckpointing,
+        SamplingSteps = result.GetValue(SamplingSteps) ?? defaults.SamplingSteps,
+        GuidanceScale = result.GetValue(Guidance) ?? defaults.GuidanceScale,
+        GuidanceRescale = result.GetValue(GuidanceRescale) ?? defaults.GuidanceRescale,
+        EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,
+        CheckpointEvery = result.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,
+    };
+}

@@ -1,0 +1,82 @@
+using Imagic.Imaging;
+using Microsoft.Playwright;
+
+namespace Imagic.Tests.Studio;
+
+/// <summary>
+/// The studio page in a real browser: Debian's Chromium driven by Playwright (which cannot download a browser
+/// here; <c>.ci/run</c> installs the <c>chromium</c> package when it is missing).
+/// </summary>
+public class StudioBrowserTests
+{
+    const string Chromium = "/usr/bin/chromium";
+
+    /// <summary>Where the screenshot of the run is saved (test results are not committed).</summary>
+    static string ArtifactsDir => Path.Combine(TestPaths.RepoRoot, "tests", "Imagic.Tests", "TestResults", "artifacts");
+
+    [Fact]
+    public async Task Page_UploadTrainAndSlideEta_ShowsTheApiSampleForThatEta()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium package (apt-get install -y chromium); .ci/run does.");
+        await using var studio = await StudioTestHost.StartAsync(kestrel: true);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Args = new[] { "--no-sandbox" } });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
+        var consoleErrors = new List<string>();
+        page.Console += (_, message) => { if (message.Type == "error") consoleErrors.Add(message.Text); };
+        page.PageError += (_, error) => consoleErrors.Add(error);
+
+        // Given the page, a sample photo uploaded, a prompt and a few training steps
+        await page.GotoAsync(studio.Client.BaseAddress!.ToString());
+        await page.SetInputFilesAsync("#file", Path.Combine(TestPaths.RepoRoot, "samples", "red-circle.png"));
+        await page.FillAsync("#prompt", "a large blue circle in the center on a grey background");
+        await page.ClickAsync(".advanced summary");
+        await page.FillAsync("#steps-a", "3");
+        await page.FillAsync("#steps-b", "3");
+
+        // When it is started and trained, the first sample is shown at the run's η (0.70)
+        await page.ClickAsync("#start");
+        await page.WaitForSelectorAsync("#status.ready", new() { Timeout = 180_000 });
+        await page.WaitForFunctionAsync("() => document.getElementById('edited').dataset.eta === '0.70'", null, new() { Timeout = 120_000 });
+        var before = await ShownPixels(page);
+
+        // And the slider is moved with the keyboard, ten steps of 0.05 down
+        await page.FocusAsync("#eta");
+        for (int i = 0; i < 10; i++) await page.Keyboard.PressAsync("ArrowLeft");
+        await page.WaitForFunctionAsync("() => document.getElementById('edited').dataset.eta === '0.20'", null, new() { Timeout = 120_000 });
+
+        // Then the shown image changed, and it is exactly the API's PNG for η = 0.20
+        var after = await ShownPixels(page);
+        Assert.NotEqual(before, after);
+        var url = await page.GetAttributeAsync("#edited", "data-url");
+        Assert.Contains("eta=0.20", url);
+        var png = Path.Combine(TestPaths.NewTempDir("imagic-studio-browser"), "api.png");
+        await File.WriteAllBytesAsync(png, await studio.Client.GetByteArrayAsync(url));
+        var fromApi = ImageIO.Load(png);
+        Assert.Equal(fromApi.Pixels, after);
+        Assert.Equal("0.20", await page.TextContentAsync("#eta-value"));
+
+        Directory.CreateDirectory(ArtifactsDir);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(ArtifactsDir, "studio.png"), FullPage = true });
+        Assert.Empty(consoleErrors);
+    }
+
+    /// <summary>The RGB bytes of the edited image as the page shows it, read back through a canvas.</summary>
+    static async Task<byte[]> ShownPixels(IPage page)
+    {
+        var values = await page.EvaluateAsync<int[]>("""
+            () => {
+              const img = document.getElementById('edited');
+              const canvas = document.createElement('canvas');
+              canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+              const g = canvas.getContext('2d');
+              g.drawImage(img, 0, 0);
+              const rgba = g.getImageData(0, 0, canvas.width, canvas.height).data;
+              const rgb = [];
+              for (let i = 0; i < rgba.length; i += 4) rgb.push(rgba[i], rgba[i + 1], rgba[i + 2]);
+              return rgb;
+            }
+            """);
+        return values.Select(v => (byte)v).ToArray();
+    }
+}
