@@ -78,6 +78,12 @@ internal sealed class ImagicOverrides
         Description = "Stage C guidance rescale φ in [0, 1] (Lin et al. 2023): pulls the guided output's scale back toward the " +
             "conditional one, against over-saturated colours at high guidance (default 0).",
     };
+    public Option<SamplingStart?> Start { get; } = new("--start")
+    {
+        Description = "What stage C samples from: 'noise' (the paper: noise from the seed, so each seed gives another edit) or " +
+            "'inversion' (the input inverted by DDIM under the fine-tuned model: edits keep the input's layout, and every seed " +
+            "gives the same edit). Default: the model's Imagic defaults, otherwise noise.",
+    };
     public Option<string?> EtaSweep { get; } = new("--eta")
     {
         Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
@@ -89,7 +95,7 @@ internal sealed class ImagicOverrides
     public IEnumerable<Option> All => new Option[]
     {
         Seed, EmbeddingSteps, EmbeddingLr, FinetuneSteps, FinetuneLr, Finetune, LoraRank, LoraAlpha, LoraLr, GradientCheckpointing,
-        SamplingSteps, Guidance, GuidanceRescale, EtaSweep, CheckpointEvery,
+        SamplingSteps, Guidance, GuidanceRescale, Start, EtaSweep, CheckpointEvery,
     };
 
     /// <summary>
@@ -111,6 +117,7 @@ internal sealed class ImagicOverrides
         SamplingSteps = result.GetValue(SamplingSteps) ?? defaults.SamplingSteps,
         GuidanceScale = result.GetValue(Guidance) ?? defaults.GuidanceScale,
         GuidanceRescale = result.GetValue(GuidanceRescale) ?? defaults.GuidanceRescale,
+        SamplingStart = result.GetValue(Start) ?? defaults.SamplingStart,
         EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,
         CheckpointEvery = result.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,
     };

@@ -135,7 +135,7 @@ public static class EditWorkflow
     /// </summary>
     public static SweepResult SampleFromRun(string dir, IReadOnlyList<double> etas, int seedCount, long? firstSeed = null,
         int? steps = null, double? guidance = null, double? guidanceRescale = null, string? modelDir = null, IProgress<StepProgress>? progress = null,
-        CancellationToken cancellation = default, PipelineLoadOptions? loading = null)
+        CancellationToken cancellation = default, PipelineLoadOptions? loading = null, SamplingStart? start = null)
     {
         // What is asked for here is checked first, before the run is read.
         new ImagicOptions
@@ -155,6 +155,7 @@ public static class EditWorkflow
             SamplingSteps = steps ?? manifest.Options.SamplingSteps,
             GuidanceScale = guidance ?? manifest.Options.GuidanceScale,
             GuidanceRescale = guidanceRescale ?? manifest.Options.GuidanceRescale,
+            SamplingStart = start ?? manifest.Options.SamplingStart,
             EtaSweep = etas.ToArray(),
         };
         options.Validate();

@@ -71,6 +71,19 @@ public class EditWorkflowTests
     }
 
     [Fact]
+    public void SampleFromRun_StartInversion_GivesTheSameImageForEverySeed_AndDiffersFromNoise()
+    {
+        var dir = TestPaths.NewTempDir();
+        var (run, _) = EditWorkflow.Start(Request(dir));
+
+        var inverted = EditWorkflow.SampleFromRun(run.Dir, [0.5], seedCount: 2, start: SamplingStart.Inversion);
+        var noise = EditWorkflow.SampleFromRun(run.Dir, [0.5], seedCount: 1);
+
+        Assert.Equal(File.ReadAllBytes(inverted.ImagePaths[0]), File.ReadAllBytes(inverted.ImagePaths[1]));
+        Assert.NotEqual(File.ReadAllBytes(noise.ImagePaths[0]), File.ReadAllBytes(inverted.ImagePaths[0]));
+    }
+
+    [Fact]
     public void Start_NonImageInput_FailsWithoutCreatingTheRun()
     {
         var dir = TestPaths.NewTempDir();
