@@ -59,7 +59,7 @@ internal static class BenchCommand
         };
         var etas = new Option<string?>("--etas")
         {
-            Description = "Imagic's η values, comma-separated, e.g. 0,0.3,0.5,0.7,0.9 (default: 0 to 1 in steps of 0.1).",
+            Description = "Imagic's η values, comma-separated, e.g. 0,0.3,0.5,0.7,0.9 (default: 0 to 1.2 in steps of 0.1).",
         };
         var keepTrained = new Option<bool>("--keep-trained")
         {

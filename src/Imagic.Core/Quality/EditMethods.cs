@@ -35,8 +35,11 @@ public sealed record BenchSettings
     /// <summary>Imagic's stage A and B settings; its seed, sampling steps and guidance are replaced per case. Default: the paper's.</summary>
     [JsonPropertyName("imagic")] public ImagicOptions Imagic { get; init; } = new();
 
-    /// <summary>Imagic's interpolation weights η. Default 0 to 1 in steps of 0.1: fine enough to see where its curve turns (one sampling batch at 16×16 latents).</summary>
-    [JsonPropertyName("etas")] public double[] Etas { get; init; } = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+    /// <summary>
+    /// Imagic's interpolation weights η. Default 0 to 1.2 in steps of 0.1: fine enough to see where its curve turns, and past 1,
+    /// where edits that start from the input's inversion arrive (one sampling batch at 16×16 latents).
+    /// </summary>
+    [JsonPropertyName("etas")] public double[] Etas { get; init; } = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2];
 
     /// <summary>SDEdit's strengths: the fraction of the DDIM schedule that is re-run. Default 0.2 … 0.9 in steps of 0.1.</summary>
     [JsonPropertyName("strengths")] public double[] Strengths { get; init; } = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
