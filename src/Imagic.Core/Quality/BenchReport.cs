@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
+using Imagic.Editing;
 
 namespace Imagic.Quality;
 
@@ -123,7 +124,8 @@ public static class BenchReport
             $"Imagic: stage A {s.Imagic.EmbeddingSteps} steps × {s.Imagic.EmbeddingBatch} at lr {s.Imagic.EmbeddingLearningRate:G3}, " +
             $"stage B ({s.Imagic.FinetuneMethod.ToString().ToLowerInvariant()}{(s.Imagic.FinetuneUnconditional ? ", with the empty prompt" : "")}) " +
             $"{s.Imagic.FinetuneSteps} steps × {s.Imagic.FinetuneBatch} at lr {s.Imagic.StageBLearningRate:G3}, " +
-            $"{s.Imagic.TimestepSampling.ToString().ToLowerInvariant()} timesteps, z₀ = posterior {s.Imagic.InputLatents.ToString().ToLowerInvariant()}. " +
+            $"{s.Imagic.TimestepSampling.ToString().ToLowerInvariant()} timesteps, z₀ = posterior {s.Imagic.InputLatents.ToString().ToLowerInvariant()}, " +
+            $"stage C from {(s.Imagic.SamplingStart == SamplingStart.Inversion ? "the input's DDIM inversion under the fine-tuned model" : "the case's noise")}. " +
             $"Inversion prompt: {(s.InversionPrompt == InversionPrompt.SourceCaption ? "the input's canonical caption" : "empty")}."));
         var roundTrips = bench.Cases.Where(c => c.RoundTrip is not null).Select(c => c.RoundTrip!).ToArray();
         if (roundTrips.Length > 0)
