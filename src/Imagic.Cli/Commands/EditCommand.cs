@@ -69,7 +69,10 @@ internal static class EditCommand
             Console.WriteLine($"  η sweep grid: {outcome.Sweep.GridPath}");
             foreach (var path in outcome.Sweep.ImagePaths)
                 Console.WriteLine($"  {path}");
-            Console.WriteLine($"Try other η values without retraining: imagic sample {outcome.Run.Dir} --eta 0.6,0.7,0.8 --seeds 3");
+            Console.WriteLine(outcome.Run.ReadManifest().Options.SamplingStart == SamplingStart.Inversion
+                ? $"Try other η values without retraining: imagic sample {outcome.Run.Dir} --eta 0.9,1.1,1.3 " +
+                  "(from the input's inversion every seed gives the same edit; add --start noise --seeds 3 for variations)"
+                : $"Try other η values without retraining: imagic sample {outcome.Run.Dir} --eta 0.6,0.7,0.8 --seeds 3");
             return 0;
         });
         return command;
