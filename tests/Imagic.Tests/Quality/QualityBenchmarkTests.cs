@@ -1,3 +1,4 @@
+using Imagic.Editing;
 using Imagic.Models;
 using Imagic.Pipelines;
 using Imagic.Quality;
@@ -116,8 +117,15 @@ public class QualityBenchmarkTests
         var secondAtOne = Imagic.Imaging.ImageIO.Load(Path.Combine(dir, second.Results.Results[0].Points[0].Image));
         Assert.Equal(firstAtOne.Pixels, secondAtOne.Pixels);
 
-        // When a stage B setting changes, the kept state no longer matches and both stages train again
+        // When the rest of stage C changes (guidance, steps, the start), the kept state still serves
         var fast = QualityTestData.Fast;
+        QualityBenchmark.Run(pipe, ImagicOnly(fast with
+        {
+            GuidanceScale = 2, SamplingSteps = 2, Imagic = fast.Imagic with { SamplingStart = SamplingStart.Inversion, DdimEta = 0.5 },
+        }), new InlineProgress(p => { if (p.Loss is not null) trainingSteps.Add(p); }));
+        Assert.Empty(trainingSteps);
+
+        // When a stage B setting changes, the kept state no longer matches and both stages train again
         QualityBenchmark.Run(pipe, ImagicOnly(fast with { Imagic = fast.Imagic with { FinetuneLearningRate = fast.Imagic.FinetuneLearningRate * 2 } }),
             new InlineProgress(p => { if (p.Loss is not null) trainingSteps.Add(p); }));
         Assert.Equal(fast.Imagic.EmbeddingSteps + fast.Imagic.FinetuneSteps, trainingSteps.Count);
