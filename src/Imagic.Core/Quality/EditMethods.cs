@@ -286,17 +286,31 @@ sealed class ImagicMethod : EditMethod
         SafeTensors.Save(trained.Path, tensors, new Dictionary<string, string> { [KeyMetadata] = trained.Key });
     }
 
-    /// <summary>Loads a kept state into the session and the UNet if its key matches; false (and nothing changed) otherwise.</summary>
+    /// <summary>
+    /// Loads a kept state into the session and the UNet if its key matches; false otherwise, with the session and the UNet
+    /// as they were. A damaged file counts as no file: the case trains again and overwrites it.
+    /// </summary>
     bool TryRestore(TrainedStateFile trained, EditSession session)
     {
         if (!File.Exists(trained.Path)) return false;
-        using var file = SafeTensorsFile.Open(trained.Path);
-        if (!file.Metadata.TryGetValue(KeyMetadata, out var key) || key != trained.Key) return false;
-        using (torch.no_grad())
-            StateDictLoader.Load(Pipe.UNet, file, (k, t) => (k.StartsWith(UNetPrefix, StringComparison.Ordinal) ? k[UNetPrefix.Length..] : k, t),
-                new HashSet<string> { EOptKey }, "kept Imagic state");
-        session.OptimizedEmbedding.Dispose();
-        session.OptimizedEmbedding = file.Read(EOptKey).to(Pipe.Device);
+        Tensor? eOpt = null;
+        try
+        {
+            using var file = SafeTensorsFile.Open(trained.Path);
+            if (!file.Metadata.TryGetValue(KeyMetadata, out var key) || key != trained.Key) return false;
+            eOpt = file.Read(EOptKey).to(Pipe.Device);
+            using (torch.no_grad())
+                StateDictLoader.Load(Pipe.UNet, file, (k, t) => (k.StartsWith(UNetPrefix, StringComparison.Ordinal) ? k[UNetPrefix.Length..] : k, t),
+                    new HashSet<string> { EOptKey }, "kept Imagic state");
+            session.OptimizedEmbedding.Dispose();
+            session.OptimizedEmbedding = eOpt;
+        }
+        catch (ImagicException)
+        {
+            eOpt?.Dispose();
+            RestorePretrained();
+            return false;
+        }
         session.Advance(EditStage.Done);
         return true;
     }

@@ -129,6 +129,15 @@ public class QualityBenchmarkTests
         QualityBenchmark.Run(pipe, ImagicOnly(fast with { Imagic = fast.Imagic with { FinetuneLearningRate = fast.Imagic.FinetuneLearningRate * 2 } }),
             new InlineProgress(p => { if (p.Loss is not null) trainingSteps.Add(p); }));
         Assert.Equal(fast.Imagic.EmbeddingSteps + fast.Imagic.FinetuneSteps, trainingSteps.Count);
+
+        // When the kept file is damaged, the case trains again instead of failing
+        string kept = Path.Combine(caseDir, "imagic-trained.safetensors");
+        File.WriteAllBytes(kept, File.ReadAllBytes(kept)[..4096]);
+        trainingSteps.Clear();
+        var again = QualityBenchmark.Run(pipe, ImagicOnly(fast with { Etas = [0.25] }),
+            new InlineProgress(p => { if (p.Loss is not null) trainingSteps.Add(p); }));
+        Assert.Equal(fast.Imagic.EmbeddingSteps + fast.Imagic.FinetuneSteps, trainingSteps.Count);
+        Assert.Single(again.Results.Results[0].Points);
     }
 
     sealed class InlineProgress(Action<StepProgress> report) : IProgress<StepProgress>
