@@ -37,6 +37,22 @@ internal static class CommonOptions
     }
 
     /// <summary><c>--recipe paper|fast</c>: named Imagic settings (<see cref="ImagicRecipes"/>) in place of the model's defaults.</summary>
+    /// <summary><c>--start noise|inversion</c>: stage C's <see cref="SamplingStart"/>; null when not given.</summary>
+    public static Option<string?> Start(string description)
+    {
+        var start = new Option<string?>("--start") { Description = description, HelpName = "noise|inversion" };
+        start.AcceptOnlyFromAmong("noise", "inversion");
+        return start;
+    }
+
+    /// <summary>The value of a <see cref="Start"/> option.</summary>
+    public static SamplingStart? ParseStart(string? value) => value switch
+    {
+        null => null,
+        "inversion" => SamplingStart.Inversion,
+        _ => SamplingStart.Noise,
+    };
+
     public static Option<string?> Recipe(string description)
     {
         var recipe = new Option<string?>("--recipe") { Description = description };
@@ -78,12 +94,10 @@ internal sealed class ImagicOverrides
         Description = "Stage C guidance rescale φ in [0, 1] (Lin et al. 2023): pulls the guided output's scale back toward the " +
             "conditional one, against over-saturated colours at high guidance (default 0).",
     };
-    public Option<SamplingStart?> Start { get; } = new("--start")
-    {
-        Description = "What stage C samples from: 'noise' (the paper: noise from the seed, so each seed gives another edit) or " +
-            "'inversion' (the input inverted by DDIM under the fine-tuned model: edits keep the input's layout, and every seed " +
-            "gives the same edit). Default: the model's Imagic defaults, otherwise noise.",
-    };
+    public Option<string?> Start { get; } = CommonOptions.Start(
+        "What stage C samples from: 'noise' (the paper: noise from the seed, so each seed gives another edit) or " +
+        "'inversion' (the input inverted by DDIM under the fine-tuned model: edits keep the input's layout, and every seed " +
+        "gives the same edit). Default: the model's Imagic defaults, otherwise noise.");
     public Option<string?> EtaSweep { get; } = new("--eta")
     {
         Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
@@ -117,7 +131,7 @@ internal sealed class ImagicOverrides
         SamplingSteps = result.GetValue(SamplingSteps) ?? defaults.SamplingSteps,
         GuidanceScale = result.GetValue(Guidance) ?? defaults.GuidanceScale,
         GuidanceRescale = result.GetValue(GuidanceRescale) ?? defaults.GuidanceRescale,
-        SamplingStart = result.GetValue(Start) ?? defaults.SamplingStart,
+        SamplingStart = CommonOptions.ParseStart(result.GetValue(Start)) ?? defaults.SamplingStart,
         EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,
         CheckpointEvery = result.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,
     };

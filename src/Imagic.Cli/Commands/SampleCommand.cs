@@ -19,11 +19,8 @@ internal static class SampleCommand
         var steps = new Option<int?>("--steps") { Description = "DDIM steps. Default: the run's." };
         var guidance = new Option<double?>("--guidance") { Description = "Guidance scale. Default: the run's." };
         var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1]. Default: the run's." };
-        var start = new Option<SamplingStart?>("--start")
-        {
-            Description = "What to sample from: 'noise' (from each seed) or 'inversion' (the input inverted under the fine-tuned model; " +
-                "keeps its layout, the same for every seed). Default: the run's.",
-        };
+        var start = CommonOptions.Start("What to sample from: 'noise' (from each seed) or 'inversion' (the input inverted under the " +
+            "fine-tuned model; keeps its layout, the same for every seed). Default: the run's.");
         var threads = CommonOptions.Threads();
         var command = new Command("sample",
             "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
@@ -39,7 +36,7 @@ internal static class SampleCommand
             var etas = OptionChecks.ParseEtas(result.GetValue(eta)!, m => Console.Error.WriteLine($"warning: {m}"));
             var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,
                 result.GetValue(seeds), result.GetValue(seed), result.GetValue(steps), result.GetValue(guidance), result.GetValue(rescale),
-                loading.GivenModel(result), progress, ctrlC.Token, loading.Read(result), result.GetValue(start)));
+                loading.GivenModel(result), progress, ctrlC.Token, loading.Read(result), CommonOptions.ParseStart(result.GetValue(start))));
             Console.WriteLine($"Grid: {sweep.GridPath}");
             foreach (var path in sweep.ImagePaths)
                 Console.WriteLine($"  {path}");
