@@ -15,6 +15,13 @@ public sealed record SummaryRow(string Method, string Parameter, double Value, s
     double EditSuccess, double AllPreserved, double SuccessAndPreserved, double PreservedFraction,
     double Psnr, double Ssim, double InputDistance, double InputMae, double SecondsPerCase)
 {
+    /// <summary>
+    /// Every case of the row sampled from a kept training state (<c>--keep-trained</c>), so <see cref="SecondsPerCase"/>
+    /// is stage C alone, not the method's cost.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool SecondsWithoutTraining { get; init; }
+
     /// <summary>World v2: mean unedited-region PSNR against the input (<see cref="EditScore.UneditedPsnr"/>), over the cases that have one.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? UneditedPsnr { get; init; }
@@ -35,6 +42,17 @@ public static class BenchReport
     public const string AllCategories = "all";
 
     /// <summary>One row per (method, sweep point, category), plus the <c>all</c> rows; methods in the order given.</summary>
+    /// <summary>
+    /// Mean seconds per case over the cases that trained in their run; if none did (every one sampled from a kept state),
+    /// over all of them, with <paramref name="samplingOnly"/> set.
+    /// </summary>
+    static double SecondsPerCase(IEnumerable<MethodCaseResult> group, out bool samplingOnly)
+    {
+        var trained = group.Where(r => !r.TrainingReused).ToArray();
+        samplingOnly = trained.Length == 0;
+        return samplingOnly ? group.Average(r => r.Seconds) : trained.Average(r => r.Seconds);
+    }
+
     public static IReadOnlyList<SummaryRow> Summarize(IReadOnlyList<MethodCaseResult> results)
     {
         var rows = new List<SummaryRow>();
@@ -59,8 +77,9 @@ public static class BenchReport
                     rows.Add(new SummaryRow(method, ofMethod[0].Parameter, value, category, scores.Length,
                         Rate(s => s.EditSuccess), Rate(s => s.AllPreserved), Rate(s => s.SuccessAndPreserved),
                         Mean(s => s.PreservedFraction), Mean(s => s.Psnr), Mean(s => s.Ssim), Mean(s => s.InputDistance),
-                        Mean(s => s.InputMae), group.Average(r => r.Seconds))
+                        Mean(s => s.InputMae), SecondsPerCase(group, out bool samplingOnly))
                     {
+                        SecondsWithoutTraining = samplingOnly,
                         UneditedPsnr = MeanOf(s => s.UneditedPsnr),
                         UneditedSsim = MeanOf(s => s.UneditedSsim),
                         Detail = details.Length == 0 ? null : new DetailError(details.Average(d => d.Position), details.Average(d => d.Size),
@@ -136,7 +155,8 @@ public static class BenchReport
         md.AppendLine("Columns: **success** = the detector reads the target value of every edited attribute; **kept** = every attribute " +
             "that should not change is unchanged (other attributes, background, second object, object count); **both** = success and kept; " +
             "**kept frac** = mean fraction of unchanged attributes; **PSNR**/**SSIM** against the ground-truth edit; " +
-            "**1−SSIM in** = distance from the input image; **s/case** = seconds per case for the whole sweep.");
+            "**1−SSIM in** = distance from the input image; **s/case** = seconds per case for the whole sweep " +
+            "(Imagic: over the cases it trained in this run; * = every case sampled from a kept training state, so stage C alone).");
         md.AppendLine();
 
         md.AppendLine("## All categories");
@@ -146,7 +166,7 @@ public static class BenchReport
         foreach (var r in bench.Summary.Where(r => r.Category == AllCategories))
             md.AppendLine(string.Create(inv,
                 $"| {r.Method} | {Setting(r)} | {r.Cases} | {Pct(r.EditSuccess)} | {Pct(r.AllPreserved)} | **{Pct(r.SuccessAndPreserved)}** | " +
-                $"{r.PreservedFraction:0.000} | {r.Psnr:0.00} | {r.Ssim:0.000} | {r.InputDistance:0.000} | {r.SecondsPerCase:0.0} |"));
+                $"{r.PreservedFraction:0.000} | {r.Psnr:0.00} | {r.Ssim:0.000} | {r.InputDistance:0.000} | {r.SecondsPerCase:0.0}{(r.SecondsWithoutTraining ? "*" : "")} |"));
         md.AppendLine();
 
         if (bench.Summary.Any(r => r.UneditedPsnr is not null))

@@ -245,7 +245,8 @@ sealed class ImagicMethod : EditMethod
         try
         {
             using var session = editor.Start(image, editCase.TargetText);
-            if (trained is null || !TryRestore(trained, session))
+            ReusedTraining = trained is not null && TryRestore(trained, session);
+            if (!ReusedTraining)
             {
                 editor.Train(session, progress, cancellation);
                 if (trained is not null) Keep(trained, session);
@@ -316,6 +317,9 @@ sealed class ImagicMethod : EditMethod
     }
 
     const string UNetPrefix = "unet.", EOptKey = "e_opt", KeyMetadata = "imagic_training_key";
+
+    /// <summary>Whether the last <see cref="Edit"/> sampled from a kept state instead of training.</summary>
+    public bool ReusedTraining { get; private set; }
 
     void RestorePretrained()
     {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Imagic.Editing;
 using Imagic.Imaging;
 using Imagic.IO;
@@ -20,8 +21,10 @@ public sealed record PointResult(double Value, string Image, EditScore Score);
 /// <summary>One method's outputs and scores on one case; also the per-case cache file.</summary>
 /// <param name="SettingsKey">Hash of everything the outputs depend on (model, case, method settings, resolution); a cached result is reused only if it matches.</param>
 /// <param name="Seconds">Wall-clock time of the method on this case (training included), as measured when it ran.</param>
+/// <param name="TrainingReused">Imagic sampled from a state kept by an earlier run (<c>--keep-trained</c>): <see cref="Seconds"/> is then stage C alone.</param>
 public sealed record MethodCaseResult(string Method, string Parameter, string CaseId, EditCategory Category,
-    string SettingsKey, double Seconds, IReadOnlyList<PointResult> Points);
+    string SettingsKey, double Seconds, IReadOnlyList<PointResult> Points,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool TrainingReused = false);
 
 /// <summary>A case as the report lists it.</summary>
 /// <param name="Objects">Objects in the input scene (1 or 2): a second object is one more thing to keep.</param>
@@ -187,7 +190,8 @@ public static class QualityBenchmark
                 var score = EditMetrics.Measure(editCase, SceneImage.From(output.Image), inputScene, truthScene);
                 points.Add(new PointResult(output.Value, Relative(outDir, file), score));
             }
-            var result = new MethodCaseResult(method.Name, method.Parameter, editCase.Id, editCase.Category, key, seconds, points);
+            var result = new MethodCaseResult(method.Name, method.Parameter, editCase.Id, editCase.Category, key, seconds, points,
+                method is ImagicMethod { ReusedTraining: true });
             AtomicFile.WriteAllText(cachePath, JsonSerializer.Serialize(result, BenchSettings.Json));
             results.Add(result);
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,

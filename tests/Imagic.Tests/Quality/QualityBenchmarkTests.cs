@@ -112,8 +112,12 @@ public class QualityBenchmarkTests
         var second = QualityBenchmark.Run(pipe, ImagicOnly(QualityTestData.Fast with { Etas = [1, 0.5] }),
             new InlineProgress(p => { if (p.Loss is not null) trainingSteps.Add(p); }));
 
-        // Then no training step runs, and η = 1 gives the first run's image exactly
+        // Then no training step runs, the result and the report say so, and η = 1 gives the first run's image exactly
         Assert.Empty(trainingSteps);
+        Assert.False(first.Results.Results[0].TrainingReused);
+        Assert.True(second.Results.Results[0].TrainingReused);
+        Assert.All(second.Results.Summary, row => Assert.True(row.SecondsWithoutTraining));
+        Assert.Matches(@"\| imagic \| η=1\.0 \|.*\* \|", File.ReadAllText(second.SummaryPath));
         var secondAtOne = Imagic.Imaging.ImageIO.Load(Path.Combine(dir, second.Results.Results[0].Points[0].Image));
         Assert.Equal(firstAtOne.Pixels, secondAtOne.Pixels);
 
