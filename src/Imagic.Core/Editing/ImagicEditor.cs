@@ -144,7 +144,8 @@ public sealed class ImagicEditor : IDisposable
     public InterpolationSampling Sampling => _sampling ??= new InterpolationSampling(_pipe, Options.Sampling);
 
     /// <summary>
-    /// Stage C at every η of <paramref name="etas"/> from the noise of <paramref name="sampleSeed"/>, decoded:
+    /// Stage C at every η of <paramref name="etas"/> from the noise of <paramref name="sampleSeed"/> (or, with
+    /// <see cref="SamplingStart.Inversion"/>, from the input's inversion, whatever the seed), decoded:
     /// [N, 3, H, W] in about [-1, 1].
     /// </summary>
     /// <param name="sampleSeed">Seed of the initial noise; different seeds give different edits.</param>

@@ -41,7 +41,6 @@ public static class BenchReport
     /// <summary>The category name of the rows that average over every case.</summary>
     public const string AllCategories = "all";
 
-    /// <summary>One row per (method, sweep point, category), plus the <c>all</c> rows; methods in the order given.</summary>
     /// <summary>
     /// Mean seconds per case over the cases that trained in their run; if none did (every one sampled from a kept state),
     /// over all of them, with <paramref name="samplingOnly"/> set.
@@ -53,6 +52,7 @@ public static class BenchReport
         return samplingOnly ? group.Average(r => r.Seconds) : trained.Average(r => r.Seconds);
     }
 
+    /// <summary>One row per (method, sweep point, category), plus the <c>all</c> rows; methods in the order given.</summary>
     public static IReadOnlyList<SummaryRow> Summarize(IReadOnlyList<MethodCaseResult> results)
     {
         var rows = new List<SummaryRow>();
