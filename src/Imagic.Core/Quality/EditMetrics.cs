@@ -308,45 +308,7 @@ public static class EditMetrics
     /// <c>structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
     /// data_range=1, channel_axis=0)</c>, which crops the same border.
     /// </remarks>
-    public static double Ssim(SceneImage a, SceneImage b)
-    {
-        CheckSameSize(a, b);
-        int n = a.Size;
-        if (n < SsimWindow)
-            throw new ArgumentException($"SSIM needs images of at least {SsimWindow}×{SsimWindow} pixels, got {n}×{n}.", nameof(a));
-        const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
-        var window = GaussianWindow();
-        int plane = n * n, m = n - SsimWindow + 1;
-        double total = 0;
-        var x = new double[plane];
-        var y = new double[plane];
-        var product = new double[plane];
-        for (int c = 0; c < 3; c++)
-        {
-            for (int i = 0; i < plane; i++)
-            {
-                x[i] = a.Chw[c * plane + i];
-                y[i] = b.Chw[c * plane + i];
-            }
-            var muX = Filter(x, n, window);
-            var muY = Filter(y, n, window);
-            for (int i = 0; i < plane; i++) product[i] = x[i] * x[i];
-            var xx = Filter(product, n, window);
-            for (int i = 0; i < plane; i++) product[i] = y[i] * y[i];
-            var yy = Filter(product, n, window);
-            for (int i = 0; i < plane; i++) product[i] = x[i] * y[i];
-            var xy = Filter(product, n, window);
-            double sum = 0;
-            for (int i = 0; i < m * m; i++)
-            {
-                double mx = muX[i], my = muY[i];
-                double varX = xx[i] - mx * mx, varY = yy[i] - my * my, cov = xy[i] - mx * my;
-                sum += (2 * mx * my + c1) * (2 * cov + c2) / ((mx * mx + my * my + c1) * (varX + varY + c2));
-            }
-            total += sum / (m * m);
-        }
-        return total / 3;
-    }
+    public static double Ssim(SceneImage a, SceneImage b) => SsimMap(a, b).Average();
 
     static double[] GaussianWindow()
     {
