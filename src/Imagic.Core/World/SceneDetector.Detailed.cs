@@ -38,31 +38,7 @@ public static partial class SceneDetector
         var background = DetectBackground(image);
         var local = FitBackgroundPlane(image, Palette.Of(background));
 
-        var labels = new int[n * n];
-        var components = new List<List<int>>();
-        var stack = new Stack<int>();
-        bool Foreground(int i) => image[i % n, i / n].DistanceTo(local[i]) > ForegroundThreshold;
-        for (int start = 0; start < n * n; start++)
-        {
-            if (labels[start] != 0 || !Foreground(start))
-                continue;
-            var pixels = new List<int>();
-            int label = components.Count + 1;
-            labels[start] = label;
-            stack.Push(start);
-            while (stack.Count > 0)
-            {
-                int i = stack.Pop();
-                pixels.Add(i);
-                foreach (int j in Neighbourhood(i, n))
-                    if (labels[j] == 0 && Foreground(j))
-                    {
-                        labels[j] = label;
-                        stack.Push(j);
-                    }
-            }
-            components.Add(pixels);
-        }
+        var labels = LabelComponents(n, i => image[i % n, i / n].DistanceTo(local[i]) > ForegroundThreshold, out var components);
 
         var objects = new List<DetectedObject>();
         for (int k = 0; k < components.Count; k++)

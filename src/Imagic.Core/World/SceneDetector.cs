@@ -80,7 +80,7 @@ public static partial class SceneDetector
         var background = DetectBackground(image);
         var bg = Palette.Of(background);
 
-        var labels = LabelComponents(image, bg, out var components);
+        var labels = LabelComponents(image.Size, i => IsForeground(image, i, image.Size, bg), out var components);
         var objects = new List<DetectedObject>();
         for (int k = 0; k < components.Count; k++)
         {
@@ -117,16 +117,15 @@ public static partial class SceneDetector
         return values[values.Count / 2];
     }
 
-    // Labels 8-connected foreground components 1..K (0 = background) by flood fill.
-    static int[] LabelComponents(SceneImage image, ColorF bg, out List<List<int>> components)
+    // Labels the 8-connected components 1..K (0 = background) of the pixels of an n×n image that pass `foreground`, by flood fill.
+    static int[] LabelComponents(int n, Func<int, bool> foreground, out List<List<int>> components)
     {
-        int n = image.Size;
         var labels = new int[n * n];
         components = [];
         var stack = new Stack<int>();
         for (int start = 0; start < n * n; start++)
         {
-            if (labels[start] != 0 || !IsForeground(image, start, n, bg))
+            if (labels[start] != 0 || !foreground(start))
                 continue;
             var pixels = new List<int>();
             int label = components.Count + 1;
@@ -137,7 +136,7 @@ public static partial class SceneDetector
                 int i = stack.Pop();
                 pixels.Add(i);
                 foreach (int j in Neighbourhood(i, n))
-                    if (labels[j] == 0 && IsForeground(image, j, n, bg))
+                    if (labels[j] == 0 && foreground(j))
                     {
                         labels[j] = label;
                         stack.Push(j);
