@@ -34,6 +34,12 @@ internal static class BenchCommand
         {
             Description = $"Run only the first N cases (still balanced over the categories). Default: all {EditSuite.DefaultCasesPerCategory * EditSuite.Categories.Count}, or {QuickCasesPerCategory * EditSuite.Categories.Count} with --quick.",
         };
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "K/N: run only every N-th of the chosen cases, starting at the K-th, so that N processes (or machines) sharing " +
+                "--out split one run; then rerun without --shard to gather every case into one report. " +
+                "On 2 cores, two shards with --threads 1 each finish a full run about 1.4× sooner than one process.",
+        };
         var output = new Option<string>("--out", "-o")
         {
             Description = "Benchmark folder. Rerunning into the same folder resumes: finished (case, method) pairs are reused.",
@@ -80,7 +86,7 @@ internal static class BenchCommand
             "Examples:\n  imagic bench --suite shapes --quick\n  imagic bench --suite shapes --out bench-results  (hours; resumable)\n" +
             "  imagic bench --methods imagic --cases 14 --finetune-lr 3e-6 --out tune-b  (try Imagic settings on a subset)")
         {
-            suite, quick, methods, cases, output, steps, overrides.EmbeddingSteps, overrides.FinetuneSteps, overrides.EmbeddingLr,
+            suite, quick, methods, cases, shard, output, steps, overrides.EmbeddingSteps, overrides.FinetuneSteps, overrides.EmbeddingLr,
             overrides.FinetuneLr, guidance, overrides.GuidanceRescale, recipe, imagicOptions, etas, keepTrained, inversionPrompt, threads,
         };
         var loading = ModelLoadOptions.AddTo(command);
@@ -95,6 +101,11 @@ internal static class BenchCommand
             if (caseCount < 1)
                 throw new ImagicException($"--cases must be at least 1, got {caseCount}.");
             editSuite = editSuite.Take(caseCount);
+            if (result.GetValue(shard) is { } shardText)
+            {
+                var (k, n) = ParseShard(shardText);
+                editSuite = editSuite.Shard(k, n);
+            }
 
             string modelDir = loading.ModelDir(result);
             var settings = BenchSettings.ForModel(modelDir, result.GetValue(recipe));
@@ -151,6 +162,18 @@ internal static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Parses <c>--shard K/N</c>; a one-line error names the expected form.</summary>
+    internal static (int Index, int Count) ParseShard(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length != 2
+            || !int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k)
+            || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n)
+            || n < 1 || k < 1 || k > n)
+            throw new ImagicException($"--shard must be K/N with 1 ≤ K ≤ N, e.g. 1/2; got '{text}'.");
+        return (k, n);
     }
 
     // Under a live Spectre progress display, plain console writes would tear the bars; Spectre's own writer does not.

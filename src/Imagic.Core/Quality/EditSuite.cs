@@ -214,6 +214,20 @@ public sealed class EditSuite
     }
 
     /// <summary>
+    /// Every <paramref name="count"/>-th case starting at the <paramref name="index"/>-th (1-based): shard
+    /// <paramref name="index"/> of <paramref name="count"/>. The shards of one suite are disjoint and together hold
+    /// every case; round-robin keeps each shard balanced over the categories when the count divides 7 evenly or not.
+    /// </summary>
+    public EditSuite Shard(int index, int count)
+    {
+        if (count < 1 || index < 1 || index > count)
+            throw new ImagicException($"A shard is K/N with 1 ≤ K ≤ N; got {index}/{count}.");
+        if (count > Cases.Count)
+            throw new ImagicException($"The {Version} suite has {Cases.Count} cases; cannot split it into {count} shards.");
+        return new EditSuite(Version, Seed, Cases.Where((_, i) => i % count == index - 1).ToArray());
+    }
+
+    /// <summary>
     /// SHA-256 (hex, first 16 characters) over the version and every case's <see cref="EditCase.Describe"/>:
     /// two suites with the same fingerprint hold exactly the same cases.
     /// </summary>

@@ -1,3 +1,5 @@
+using Imagic.Quality;
+
 namespace Imagic.Tests.Cli;
 
 [Collection(ConsoleCollection.Name)]
@@ -50,6 +52,40 @@ public class BenchCommandTests
             "--cases", "1", "--finetune-lr", "0", "--out", TestPaths.NewTempDir());
         Assert.Equal(1, code);
         Assert.Contains("stage B learning rate (--finetune-lr) must be a positive finite number, got 0", stderr);
+    }
+
+    [Fact]
+    public void Bench_Shard_RunsOnlyItsCasesAndAFullRerunGathersThem()
+    {
+        var dir = TestPaths.NewTempDir();
+        string[] common = ["bench", "--model", TestPaths.TinySd1, "--methods", "t2i", "--cases", "2", "--steps", "1", "--out", dir];
+
+        var (code, stdout, stderr) = CliHarness.Run([.. common, "--shard", "2/2"]);
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("(1 cases", stdout);
+        var second = EditSuite.Shapes().Take(2).Cases[1].Id;
+        Assert.Equal([second], Directory.GetDirectories(Path.Combine(dir, "cases")).Select(Path.GetFileName));
+
+        (code, stdout, stderr) = CliHarness.Run(common);
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("(2 cases", stdout);
+        Assert.Contains($"{second} t2i: cached", stderr);
+    }
+
+    [Theory]
+    [InlineData("3/2")]
+    [InlineData("1")]
+    [InlineData("a/b")]
+    [InlineData("0/2")]
+    public void Bench_BadShard_FailsInOneLine(string shard)
+    {
+        var (code, _, stderr) = CliHarness.Run("bench", "--model", TestPaths.TinySd1, "--methods", "t2i", "--shard", shard,
+            "--out", TestPaths.NewTempDir());
+        Assert.Equal(1, code);
+        Assert.Contains($"--shard must be K/N with 1 ≤ K ≤ N, e.g. 1/2; got '{shard}'.", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
     }
 
     [Fact]

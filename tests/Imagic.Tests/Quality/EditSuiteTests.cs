@@ -38,6 +38,30 @@ public class EditSuiteTests
     const string PinnedFingerprint = "6bab81e0e895a5b4";
 
     [Fact]
+    public void Shard_SplitsTheCasesIntoDisjointShardsThatCoverTheSuite()
+    {
+        var suite = EditSuite.Shapes(casesPerCategory: 3);
+
+        var shards = Enumerable.Range(1, 4).Select(k => suite.Shard(k, 4)).ToArray();
+
+        var ids = shards.SelectMany(s => s.Cases.Select(c => c.Id)).ToArray();
+        Assert.Equal(ids.Length, ids.Distinct().Count());
+        Assert.Equal(suite.Cases.Select(c => c.Id).Order(), ids.Order());
+        Assert.Equal([suite.Cases[1].Id, suite.Cases[5].Id], shards[1].Cases.Take(2).Select(c => c.Id));
+        Assert.All(shards, s => Assert.Equal(suite.Version, s.Version));
+    }
+
+    [Theory]
+    [InlineData(0, 2)]
+    [InlineData(3, 2)]
+    [InlineData(1, 0)]
+    public void Shard_OutOfRange_FailsClearly(int index, int count)
+    {
+        var e = Assert.Throws<ImagicException>(() => EditSuite.Shapes(casesPerCategory: 1).Shard(index, count));
+        Assert.Contains("K/N", e.Message);
+    }
+
+    [Fact]
     public void Shapes_HasAtLeast150Cases_BalancedOverEveryCategory()
     {
         var suite = EditSuite.Shapes();
