@@ -12,7 +12,7 @@ namespace Imagic.Benchmarks;
 /// <summary>One timed operation: median seconds per step after warm-up, and the FLOP rate it reached.</summary>
 public sealed record TimedStep(string Name, int Batch, double MedianSeconds, double MinSeconds, double Gflop, double GflopPerSecond);
 
-/// <summary>What <c>imagic bench-speed</c> reports for one model.</summary>
+/// <summary>What the speed benchmark (<c>bench/Imagic.Benchmarks</c>, <c>--measure speed</c>) reports for one model.</summary>
 public sealed record SpeedReport(string Model, int LatentSize, int Threads, IReadOnlyList<TimedStep> Steps,
     double MatmulGflopPerSecond, double UNetForwardGflopBatch1, double PeakResidentMegabytes, string Machine,
     IReadOnlyDictionary<string, double> ForwardSecondsByLayerType)

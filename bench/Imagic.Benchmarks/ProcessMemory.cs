@@ -9,6 +9,23 @@ public static class ProcessMemory
     /// <summary>Current resident set size (VmRSS) of this process, in MB.</summary>
     public static double ResidentMegabytes() => Kilobytes("/proc/self/status", "VmRSS:") / 1024.0;
 
+    /// <summary>
+    /// Resets the peak (VmHWM) to the current resident set, so that a later <see cref="PeakResidentMegabytes"/> is the peak
+    /// since now: writes 5 to <c>/proc/self/clear_refs</c> (Linux 4.0 and later). Returns false where that is not possible.
+    /// </summary>
+    public static bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The machine's physical memory (MemTotal), in GB.</summary>
     public static double TotalGigabytes() => Kilobytes("/proc/meminfo", "MemTotal:") / 1048576.0;
 

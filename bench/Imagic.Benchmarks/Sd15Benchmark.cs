@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Imagic.Editing;
+using Imagic.Models;
+using Imagic.Pipelines;
+using Imagic.Schedulers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Imagic.Benchmarks;
+
+/// <summary>One measured phase of <see cref="Sd15Benchmark"/>: its wall time and the peak resident memory reached during it.</summary>
+/// <param name="Name">load, text encoding, generate, edit encode, edit stage C, edit decode, VAE decode, VAE encode.</param>
+/// <param name="StepSeconds">The guided DDIM steps' wall times, for the phases that sample; empty otherwise.</param>
+/// <param name="PeakResidentMegabytes">VmHWM over this phase alone (reset at its start), in MB.</param>
+/// <param name="ResidentBeforeMegabytes">VmRSS when the phase started: what earlier phases left behind (the weights, mostly).</param>
+public sealed record Sd15Phase(string Name, double Seconds, IReadOnlyList<double> StepSeconds, double PeakResidentMegabytes,
+    double ResidentBeforeMegabytes)
+{
+    /// <summary>The phase's time minus its guided steps': loading, text encoding and the VAE, for a generate.</summary>
+    public double SecondsOutsideSteps => Seconds - StepSeconds.Sum();
+}
+
+/// <summary>What <c>--measure sd15</c> reports.</summary>
+/// <param name="PeakResetPerPhase">True when each phase's peak is its own; false where the kernel could not reset the high-water mark.</param>
+public sealed record Sd15Report(int Height, int Width, int Steps, int Threads, string VaeMode, long TextEncoderParameters,
+    long UNetParameters, long VaeParameters, double WeightMegabytes, IReadOnlyList<Sd15Phase> Phases, bool PeakResetPerPhase,
+    string Machine)
+{
+    public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
+}
+
+/// <summary>
+/// A full-size Stable Diffusion 1.5 pipeline with random weights (UNet from <c>bench/configs/sd15-unet</c>, VAE from
+/// <c>bench/configs/sd15-vae</c>, text encoder from <c>bench/configs/sd15-text-encoder</c>: the published configs),
+/// run through the same <see cref="StableDiffusionPipeline"/> and <see cref="InterpolationSampling"/> code as
+/// <c>imagic generate</c> and <c>imagic edit</c>: the time and peak resident memory of loading, text encoding, a
+/// 512×512 generate, an Imagic edit's VAE encode, stage C sampling and decode, and a bare VAE decode and encode.
+/// </summary>
+/// <remarks>
+/// Random weights take the same memory and time as real ones. Weights are float32 (the pipeline loads fp16 files
+/// into float32 modules one tensor at a time, so a folder load peaks at the same float32 weights plus one tensor).
+/// Each phase's peak is measured alone by resetting the kernel's high-water mark (writing 5 to
+/// <c>/proc/self/clear_refs</c>, Linux 4.0 and later) at the phase's start; where that fails, the peaks are the
+/// process's so far, and the report says so (<see cref="Sd15Report.PeakResetPerPhase"/>).
+/// </remarks>
+public static class Sd15Benchmark
+{
+    /// <summary>The phases <c>--phases</c> accepts; loading always runs.</summary>
+    public static readonly IReadOnlyList<string> PhaseNames = new[] { "text", "generate", "edit", "vae" };
+
+    /// <param name="configsDir">The folder holding <c>sd15-unet</c>, <c>sd15-vae</c> and <c>sd15-text-encoder</c>.</param>
+    /// <param name="tokenizerDir">A CLIP tokenizer folder (vocab.json, merges.txt): the bundled model's is CLIP's.</param>
+    /// <param name="size">Image side in pixels, a multiple of 8. 512 is SD 1.5's.</param>
+    /// <param name="steps">Guided DDIM steps of the generate and of stage C.</param>
+    /// <param name="phases">Which of <see cref="PhaseNames"/> to run, in that order.</param>
+    public static Sd15Report Run(string configsDir, string tokenizerDir, int size, int steps, IReadOnlyCollection<string> phases,
+        Action<string> log)
+    {
+        var phaseList = new List<Sd15Phase>();
+        bool resets = ProcessMemory.ResetPeak();
+
+        // Load: build the three models with random weights.
+        var clock = Stopwatch.StartNew();
+        double before = ProcessMemory.ResidentMegabytes();
+        var scheduler = SchedulerConfig.FromFile(Path.Combine(configsDir, "sd15-unet", "scheduler", "scheduler_config.json"));
+        torch.manual_seed(0);
+        var textEncoder = new ClipTextModel(ClipTextConfig.FromFile(Path.Combine(configsDir, "sd15-text-encoder", "config.json")));
+        var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromFile(Path.Combine(configsDir, "sd15-unet", "unet", "config.json")));
+        var vae = new AutoencoderKL(AutoencoderKLConfig.FromFile(Path.Combine(configsDir, "sd15-vae", "config.json")));
+        using var pipe = StableDiffusionPipeline.Create(tokenizerDir, textEncoder, unet, vae, scheduler);
+        pipe.SetTrainable(false);
+        phaseList.Add(End("load", clock, [], before, log));
+        long Count(nn.Module m) => m.parameters().Sum(p => p.numel());
+        double weightMegabytes = new nn.Module[] { textEncoder, unet, vae }.SelectMany(m => m.parameters())
+            .Sum(p => p.numel() * p.element_size()) / 1048576.0;
+        log($"weights: text encoder {Count(textEncoder) / 1e6:F0} M, UNet {Count(unet) / 1e6:F0} M, VAE {Count(vae) / 1e6:F0} M parameters; " +
+            $"{weightMegabytes:F0} MB in float32");
+
+        const string prompt = "a photo of a dog standing on a beach";
+        var options = new SamplingOptions { Steps = steps };
+        if (phases.Contains("text"))
+        {
+            Begin(out clock, out before);
+            using (var scope = torch.NewDisposeScope())
+            {
+                pipe.EncodePrompt(prompt);
+                pipe.EncodePrompt("");
+            }
+            phaseList.Add(End("text encoding (prompt and empty prompt)", clock, [], before, log));
+        }
+        if (phases.Contains("generate"))
+        {
+            Begin(out clock, out before);
+            using var stepTimes = new StepClock(clock, pipe.UNet);
+            using (var image = pipe.Generate(prompt, "", options, seed: 0, size, size, progress: stepTimes))
+            {
+            }
+            phaseList.Add(End($"generate {size}×{size}, {steps} steps", clock, stepTimes.Seconds, before, log));
+        }
+        if (phases.Contains("edit"))
+        {
+            using var photo = torch.rand(new long[] { 1, 3, size, size }, generator: new Generator(1)) * 2 - 1;
+            Begin(out clock, out before);
+            var latents = pipe.EncodeImage(photo);
+            phaseList.Add(End($"edit: VAE encode {size}×{size}", clock, [], before, log));
+
+            Begin(out clock, out before);
+            using var stepTimes = new StepClock(clock, pipe.UNet);
+            Tensor clean;
+            using (var eTgt = pipe.EncodePrompt(prompt))
+            using (var eOpt = eTgt + 0.01)
+            using (var stageC = new InterpolationSampling(pipe, options))
+            using (var noise = InterpolationSampling.Noise(latents.shape, seed: 0, pipe.Device))
+                clean = stageC.SampleLatents(eTgt, eOpt, new[] { 0.7 }, noise, progress: stepTimes);
+            latents.Dispose();
+            phaseList.Add(End($"edit: stage C, one η, {steps} steps", clock, stepTimes.Seconds, before, log));
+
+            Begin(out clock, out before);
+            pipe.DecodeLatents(clean).Dispose();
+            clean.Dispose();
+            phaseList.Add(End($"edit: VAE decode {size}×{size}", clock, [], before, log));
+        }
+        if (phases.Contains("vae"))
+        {
+            using var latents = torch.randn(new long[] { 1, pipe.LatentChannels, size / 8, size / 8 }, generator: new Generator(2));
+            Begin(out clock, out before);
+            using var image = pipe.DecodeLatents(latents);
+            phaseList.Add(End($"VAE decode {size}×{size}", clock, [], before, log));
+            Begin(out clock, out before);
+            pipe.EncodeImage(image).Dispose();
+            phaseList.Add(End($"VAE encode {size}×{size}", clock, [], before, log));
+        }
+        return new Sd15Report(size, size, steps, torch.get_num_threads(), "untiled", Count(textEncoder), Count(unet), Count(vae),
+            weightMegabytes, phaseList, resets,
+            $"{Environment.ProcessorCount} cores, {ProcessMemory.TotalGigabytes():F0} GB RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+    }
+
+    static void Begin(out Stopwatch clock, out double residentBefore)
+    {
+        GC.Collect(); // tensors of earlier phases that only a finalizer would free
+        GC.WaitForPendingFinalizers();
+        ProcessMemory.ResetPeak();
+        residentBefore = ProcessMemory.ResidentMegabytes();
+        clock = Stopwatch.StartNew();
+    }
+
+    static Sd15Phase End(string name, Stopwatch clock, IReadOnlyList<double> stepSeconds, double residentBefore, Action<string> log)
+    {
+        var phase = new Sd15Phase(name, clock.Elapsed.TotalSeconds, stepSeconds, ProcessMemory.PeakResidentMegabytes(), residentBefore);
+        string steps = stepSeconds.Count == 0 ? "" : $" (steps {string.Join(", ", stepSeconds.Select(s => $"{s:F1}"))} s)";
+        log($"{name}: {phase.Seconds:F1} s{steps}; peak {phase.PeakResidentMegabytes:F0} MB, from {residentBefore:F0} MB");
+        return phase;
+    }
+
+    /// <summary>
+    /// Each guided step's wall time inside one call: a step ends when the pipeline reports it, and the first one starts
+    /// when the UNet's first layer first runs (a forward pre-hook on <c>conv_in</c>), so text encoding before it is no step.
+    /// </summary>
+    sealed class StepClock : IProgress<StepProgress>, IDisposable
+    {
+        readonly Stopwatch _clock;
+        readonly List<double> _seconds = new();
+        readonly IDisposable _hook;
+        double? _last;
+
+        public StepClock(Stopwatch clock, UNet2DConditionModel unet)
+        {
+            _clock = clock;
+            var handle = unet.conv_in.register_forward_pre_hook((_, input) =>
+            {
+                _last ??= _clock.Elapsed.TotalSeconds;
+                return input;
+            });
+            _hook = new HookRemover(handle.remove);
+        }
+
+        public IReadOnlyList<double> Seconds => _seconds;
+
+        public void Report(StepProgress value)
+        {
+            double now = _clock.Elapsed.TotalSeconds;
+            _seconds.Add(now - (_last ?? now));
+            _last = now;
+        }
+
+        public void Dispose() => _hook.Dispose();
+    }
+}
