@@ -11,4 +11,17 @@ public static class TensorExtensions
     /// runs and in the test suite). libtorch computes pow(x, 2) as x·x, so the values are the same.
     /// </summary>
     public static Tensor Squared(this Tensor x) => x.mul(x);
+
+    /// <summary>
+    /// <paramref name="f"/>(x), then frees x: for a chain of intermediates (norm, activation, convolution) whose earlier links
+    /// nobody reads again, so that a forward pass holds two feature maps at a time instead of every one until its dispose
+    /// scope ends. Autograd keeps its own reference to whatever backward needs, so this is safe with gradients on. Never
+    /// call it on a tensor the caller still owns (a method's input).
+    /// </summary>
+    public static Tensor ConsumedBy(this Tensor x, Func<Tensor, Tensor> f)
+    {
+        var y = f(x);
+        if (!ReferenceEquals(y, x)) x.Dispose();
+        return y;
+    }
 }

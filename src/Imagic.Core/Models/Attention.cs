@@ -74,22 +74,24 @@ public sealed class Attention : Module
 
     Tensor ForwardSpatial(Tensor x)
     {
+        using var scope = torch.NewDisposeScope();
         long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
         var tokens = group_norm is null ? x : group_norm.call(x);
         tokens = tokens.view(b, c, h * w).transpose(1, 2);
         var y = Attend(tokens, tokens).transpose(1, 2).reshape(b, c, h, w);
-        return _residual ? y + x : y;
+        return (_residual ? y + x : y).MoveToOuterDisposeScope();
     }
 
     Tensor Attend(Tensor x, Tensor context)
     {
+        using var scope = torch.NewDisposeScope();
         long b = x.shape[0];
         var q = SplitHeads(Project(to_q, Lora?.Q, x), b);
         var k = SplitHeads(Project(to_k, Lora?.K, context), b);
         var v = SplitHeads(Project(to_v, Lora?.V, context), b);
         var y = functional.scaled_dot_product_attention(q, k, v);
         y = y.transpose(1, 2).reshape(b, -1, y.shape[1] * y.shape[3]);
-        return Project((Linear)to_out[0], Lora?.Out, y);
+        return Project((Linear)to_out[0], Lora?.Out, y).MoveToOuterDisposeScope();
     }
 
     static Tensor Project(Linear layer, LoraLinear? adapter, Tensor x) =>

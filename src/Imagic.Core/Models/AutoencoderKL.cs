@@ -66,7 +66,8 @@ public sealed class VaeMidBlock : Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x) => resnets[1].Forward(attentions[0].Forward(resnets[0].Forward(x, null)), null);
+    public Tensor Forward(Tensor x) =>
+        resnets[0].Forward(x, null).ConsumedBy(t => attentions[0].Forward(t)).ConsumedBy(t => resnets[1].Forward(t, null));
 }
 
 /// <summary>diffusers' <c>DownEncoderBlock2D</c> / <c>UpDecoderBlock2D</c>: resnets and an optional resampler.</summary>
@@ -86,11 +87,13 @@ public sealed class VaeBlock : Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x)
+    /// <summary>Frees each intermediate state once the next exists; <paramref name="input"/> stays the caller's.</summary>
+    public Tensor Forward(Tensor input)
     {
-        foreach (var r in resnets) x = r.Forward(x, null);
-        if (downsamplers is not null) x = downsamplers[0].Forward(x);
-        if (upsamplers is not null) x = upsamplers[0].Forward(x);
+        var x = resnets[0].Forward(input, null);
+        foreach (var r in resnets.Skip(1)) x = x.ConsumedBy(t => r.Forward(t, null));
+        if (downsamplers is not null) x = x.ConsumedBy(downsamplers[0].Forward);
+        if (upsamplers is not null) x = x.ConsumedBy(t => upsamplers[0].Forward(t));
         return x;
     }
 }
@@ -119,12 +122,12 @@ public sealed class VaeEncoder : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor image)
     {
-        x = conv_in.call(x);
-        foreach (var b in down_blocks) x = b.Forward(x);
-        x = mid_block.Forward(x);
-        return conv_out.call(Layers.Activate(_act, conv_norm_out.call(x)));
+        var x = conv_in.call(image);
+        foreach (var b in down_blocks) x = x.ConsumedBy(b.Forward);
+        return x.ConsumedBy(mid_block.Forward).ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.Activate(_act, t))
+            .ConsumedBy(conv_out.call);
     }
 }
 
@@ -154,9 +157,9 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor z)
     {
-        var x = mid_block.Forward(conv_in.call(z));
-        foreach (var b in up_blocks) x = b.Forward(x);
-        return conv_out.call(Layers.Activate(_act, conv_norm_out.call(x)));
+        var x = conv_in.call(z).ConsumedBy(mid_block.Forward);
+        foreach (var b in up_blocks) x = x.ConsumedBy(b.Forward);
+        return x.ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.Activate(_act, t)).ConsumedBy(conv_out.call);
     }
 }
 
@@ -188,7 +191,7 @@ public sealed class AutoencoderKL : Module
     public DiagonalGaussian Encode(Tensor image)
     {
         using var scope = torch.NewDisposeScope();
-        var moments = quant_conv.call(encoder.call(image)).chunk(2, dim: 1);
+        var moments = encoder.call(image).ConsumedBy(quant_conv.call).chunk(2, dim: 1);
         var mean = moments[0].contiguous();
         var logvar = moments[1].clamp(-30.0, 20.0);
         return new DiagonalGaussian(mean.MoveToOuterDisposeScope(), logvar.MoveToOuterDisposeScope());
@@ -198,6 +201,6 @@ public sealed class AutoencoderKL : Module
     public Tensor Decode(Tensor latents)
     {
         using var scope = torch.NewDisposeScope();
-        return decoder.call(post_quant_conv.call(latents)).MoveToOuterDisposeScope();
+        return post_quant_conv.call(latents).ConsumedBy(decoder.call).MoveToOuterDisposeScope();
     }
 }

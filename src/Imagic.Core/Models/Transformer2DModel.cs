@@ -18,8 +18,9 @@ public sealed class GEGLU : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        using var scope = torch.NewDisposeScope();
         var parts = proj.call(x).chunk(2, dim: -1);
-        return parts[0] * functional.gelu(parts[1]);
+        return (parts[0] * functional.gelu(parts[1])).MoveToOuterDisposeScope();
     }
 }
 
@@ -35,7 +36,7 @@ public sealed class FeedForward : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => net[2].call(net[0].call(x));
+    public override Tensor forward(Tensor x) => net[0].call(x).ConsumedBy(net[2].call);
 }
 
 /// <summary>
@@ -64,9 +65,10 @@ public sealed class BasicTransformerBlock : Module
 
     public Tensor Forward(Tensor x, Tensor context)
     {
+        using var scope = torch.NewDisposeScope();
         x = attn1.Forward(norm1.call(x)) + x;
         x = attn2.Forward(norm2.call(x), context) + x;
-        return ff.call(norm3.call(x)) + x;
+        return (ff.call(norm3.call(x)) + x).MoveToOuterDisposeScope();
     }
 }
 
@@ -100,6 +102,7 @@ public sealed class Transformer2DModel : Module
 
     public Tensor Forward(Tensor x, Tensor context)
     {
+        using var scope = torch.NewDisposeScope();
         long b = x.shape[0], h = x.shape[2], w = x.shape[3];
         var y = norm.call(x);
         if (_linearProjection)
@@ -111,7 +114,7 @@ public sealed class Transformer2DModel : Module
         y = _linearProjection
             ? FromTokens(proj_out.call(y), b, h, w)
             : proj_out.call(FromTokens(y, b, h, w));
-        return y + x;
+        return (y + x).MoveToOuterDisposeScope();
     }
 
     /// <summary>Its parameters and those of any LoRA adapters on its attention layers (not registered children).</summary>
