@@ -138,8 +138,12 @@ static string Sd15(string configsDir, string tokenizerDir, int size, int steps, 
     Console.WriteLine();
     Console.WriteLine($"{"phase",-40} {"wall s",8} {"steps s",8} {"peak MB",8} {"from MB",8}");
     foreach (var p in report.Phases)
+    {
         Console.WriteLine($"{p.Name,-40} {p.Seconds,8:F1} {(p.StepSeconds.Count == 0 ? "" : p.StepSeconds.Sum().ToString("F1", CultureInfo.InvariantCulture)),8} " +
             $"{p.PeakResidentMegabytes,8:F0} {p.ResidentBeforeMegabytes,8:F0}");
+        foreach (var part in p.Parts)
+            Console.WriteLine($"  {part.Name,-38} {part.Seconds,8:F1} {"",8} {part.PeakResidentMegabytes,8:F0}");
+    }
     Console.WriteLine(report.PeakResetPerPhase
         ? "Each peak is that phase's own (the high-water mark was reset at its start); 'from' is the resident set it started from."
         : "This kernel could not reset the high-water mark: each peak is the process's peak so far. Run one phase per process (--phases).");

@@ -14,12 +14,17 @@ namespace Imagic.Benchmarks;
 /// <param name="StepSeconds">The guided DDIM steps' wall times, for the phases that sample; empty otherwise.</param>
 /// <param name="PeakResidentMegabytes">VmHWM over this phase alone (reset at its start), in MB.</param>
 /// <param name="ResidentBeforeMegabytes">VmRSS when the phase started: what earlier phases left behind (the weights, mostly).</param>
+/// <param name="Parts">For a generate: the peak and time of its parts (text encoding, sampling, VAE decode), split where the
+/// UNet's and the VAE decoder's first layers first run; empty otherwise.</param>
 public sealed record Sd15Phase(string Name, double Seconds, IReadOnlyList<double> StepSeconds, double PeakResidentMegabytes,
-    double ResidentBeforeMegabytes)
+    double ResidentBeforeMegabytes, IReadOnlyList<Sd15Part> Parts)
 {
     /// <summary>The phase's time minus its guided steps': loading, text encoding and the VAE, for a generate.</summary>
     public double SecondsOutsideSteps => Seconds - StepSeconds.Sum();
 }
+
+/// <summary>A part of a phase, from one hook to the next: its wall time and its own peak resident memory.</summary>
+public sealed record Sd15Part(string Name, double Seconds, double PeakResidentMegabytes);
 
 /// <summary>What <c>--measure sd15</c> reports.</summary>
 /// <param name="PeakResetPerPhase">True when each phase's peak is its own; false where the kernel could not reset the high-water mark.</param>
@@ -92,11 +97,12 @@ public static class Sd15Benchmark
         if (phases.Contains("generate"))
         {
             Begin(out clock, out before);
-            using var stepTimes = new StepClock(clock, pipe.UNet);
+            using var stepTimes = new StepClock(clock, pipe.UNet, vae);
             using (var image = pipe.Generate(prompt, "", options, seed: 0, size, size, progress: stepTimes))
             {
             }
-            phaseList.Add(End($"generate {size}×{size}, {steps} steps", clock, stepTimes.Seconds, before, log));
+            phaseList.Add(End($"generate {size}×{size}, {steps} steps", clock, stepTimes.Seconds, before, log,
+                stepTimes.Parts("text encoding", "sampling", "VAE decode")));
         }
         if (phases.Contains("edit"))
         {
@@ -106,7 +112,7 @@ public static class Sd15Benchmark
             phaseList.Add(End($"edit: VAE encode {size}×{size}", clock, [], before, log));
 
             Begin(out clock, out before);
-            using var stepTimes = new StepClock(clock, pipe.UNet);
+            using var stepTimes = new StepClock(clock, pipe.UNet, null);
             Tensor clean;
             using (var eTgt = pipe.EncodePrompt(prompt))
             using (var eOpt = eTgt + 0.01)
@@ -145,37 +151,67 @@ public static class Sd15Benchmark
         clock = Stopwatch.StartNew();
     }
 
-    static Sd15Phase End(string name, Stopwatch clock, IReadOnlyList<double> stepSeconds, double residentBefore, Action<string> log)
+    static Sd15Phase End(string name, Stopwatch clock, IReadOnlyList<double> stepSeconds, double residentBefore, Action<string> log,
+        IReadOnlyList<Sd15Part>? parts = null)
     {
-        var phase = new Sd15Phase(name, clock.Elapsed.TotalSeconds, stepSeconds, ProcessMemory.PeakResidentMegabytes(), residentBefore);
+        parts ??= [];
+        double peak = parts.Select(p => p.PeakResidentMegabytes).Append(ProcessMemory.PeakResidentMegabytes()).Max();
+        var phase = new Sd15Phase(name, clock.Elapsed.TotalSeconds, stepSeconds, peak, residentBefore, parts);
         string steps = stepSeconds.Count == 0 ? "" : $" (steps {string.Join(", ", stepSeconds.Select(s => $"{s:F1}"))} s)";
-        log($"{name}: {phase.Seconds:F1} s{steps}; peak {phase.PeakResidentMegabytes:F0} MB, from {residentBefore:F0} MB");
+        string split = parts.Count == 0 ? "" : $" [{string.Join("; ", parts.Select(p => $"{p.Name} {p.Seconds:F1} s, peak {p.PeakResidentMegabytes:F0} MB"))}]";
+        log($"{name}: {phase.Seconds:F1} s{steps}; peak {phase.PeakResidentMegabytes:F0} MB, from {residentBefore:F0} MB{split}");
         return phase;
     }
 
     /// <summary>
     /// Each guided step's wall time inside one call: a step ends when the pipeline reports it, and the first one starts
     /// when the UNet's first layer first runs (a forward pre-hook on <c>conv_in</c>), so text encoding before it is no step.
+    /// With a VAE, the call is also split in three parts at the UNet's and the VAE decoder's first layers, each with its
+    /// own peak resident memory (the high-water mark is reset at each split).
     /// </summary>
     sealed class StepClock : IProgress<StepProgress>, IDisposable
     {
         readonly Stopwatch _clock;
         readonly List<double> _seconds = new();
-        readonly IDisposable _hook;
+        readonly List<(double At, double Peak)> _splits = new();
+        readonly List<IDisposable> _hooks = new();
         double? _last;
 
-        public StepClock(Stopwatch clock, UNet2DConditionModel unet)
+        public StepClock(Stopwatch clock, UNet2DConditionModel unet, AutoencoderKL? vae)
         {
             _clock = clock;
             var handle = unet.conv_in.register_forward_pre_hook((_, input) =>
             {
-                _last ??= _clock.Elapsed.TotalSeconds;
+                if (_last is null)
+                {
+                    _last = _clock.Elapsed.TotalSeconds;
+                    Split();
+                }
                 return input;
             });
-            _hook = new HookRemover(handle.remove);
+            _hooks.Add(new HookRemover(handle.remove));
+            if (vae is not null)
+            {
+                var decode = vae.post_quant_conv.register_forward_pre_hook((_, input) => { Split(); return input; });
+                _hooks.Add(new HookRemover(decode.remove));
+            }
+        }
+
+        void Split()
+        {
+            _splits.Add((_clock.Elapsed.TotalSeconds, ProcessMemory.PeakResidentMegabytes()));
+            ProcessMemory.ResetPeak();
         }
 
         public IReadOnlyList<double> Seconds => _seconds;
+
+        /// <summary>The parts between the splits, named in order; the last ends now.</summary>
+        public IReadOnlyList<Sd15Part> Parts(params string[] names)
+        {
+            var ends = _splits.Append((At: _clock.Elapsed.TotalSeconds, Peak: ProcessMemory.PeakResidentMegabytes())).ToList();
+            return ends.Select((e, i) => new Sd15Part(i < names.Length ? names[i] : $"part {i + 1}", e.At - (i == 0 ? 0 : ends[i - 1].At), e.Peak))
+                .ToList();
+        }
 
         public void Report(StepProgress value)
         {
@@ -184,6 +220,9 @@ public static class Sd15Benchmark
             _last = now;
         }
 
-        public void Dispose() => _hook.Dispose();
+        public void Dispose()
+        {
+            foreach (var h in _hooks) h.Dispose();
+        }
     }
 }
