@@ -42,12 +42,18 @@ internal static class GenerateCommand
         {
             Description = "Sample even when the rough memory estimate of the requested size exceeds this machine's memory.",
         };
+        var vaeTiling = new Option<bool>("--vae-tiling")
+        {
+            Description = "Decode the image tile by tile (tiles of the model's resolution, overlaps blended), as diffusers' " +
+                "enable_vae_tiling: the decoder's memory stays that of one tile at any size, and the image is close to, not equal " +
+                "to, the untiled one. For sizes above the model's resolution; it changes nothing at or below it.",
+        };
         var threads = CommonOptions.Threads();
 
         var command = new Command("generate", "Generate an image from a text prompt (text-to-image), the way Stable Diffusion does.\n" +
             "Example: imagic generate --prompt \"a large red circle in the center\" --out circle.png")
         {
-            prompt, negative, steps, guidance, rescale, seed, height, width, latents, output, force, ignoreMemory, threads,
+            prompt, negative, steps, guidance, rescale, seed, height, width, latents, output, force, ignoreMemory, vaeTiling, threads,
         };
         var loading = ModelLoadOptions.AddTo(command,
             "Model: a folder in the diffusers layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or a single-file " +
@@ -66,6 +72,7 @@ internal static class GenerateCommand
             CommonOptions.ApplyThreads(result, threads);
             using var pipe = StableDiffusionPipeline.Load(loading.ModelDir(result), loading.Read(result));
             pipe.Warn = message => Console.Error.WriteLine($"warning: {message}");
+            if (result.GetValue(vaeTiling)) pipe.VaeTiling = new VaeTiling();
             pipe.CheckSamplingOptions(options);
 
             torch.Tensor? init = null;

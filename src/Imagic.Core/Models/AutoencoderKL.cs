@@ -126,7 +126,7 @@ public sealed class VaeEncoder : Module<Tensor, Tensor>
     {
         var x = conv_in.call(image);
         foreach (var b in down_blocks) x = x.ConsumedBy(b.Forward);
-        return x.ConsumedBy(mid_block.Forward).ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.Activate(_act, t))
+        return x.ConsumedBy(mid_block.Forward).ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t))
             .ConsumedBy(conv_out.call);
     }
 }
@@ -159,7 +159,7 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>
     {
         var x = conv_in.call(z).ConsumedBy(mid_block.Forward);
         foreach (var b in up_blocks) x = x.ConsumedBy(b.Forward);
-        return x.ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.Activate(_act, t)).ConsumedBy(conv_out.call);
+        return x.ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv_out.call);
     }
 }
 

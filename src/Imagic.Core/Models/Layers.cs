@@ -42,6 +42,14 @@ internal static class Layers
         _ => throw new ImagicException($"Unsupported activation function '{name}'."),
     };
 
+    /// <summary>
+    /// <see cref="Activate"/> that may overwrite <paramref name="x"/> instead of allocating a new tensor: in place for SiLU
+    /// when no gradient is being recorded (autograd would need the input), out of place otherwise. For a tensor nobody
+    /// reads afterwards, such as a GroupNorm's output; the values are the same either way.
+    /// </summary>
+    public static Tensor ActivateConsumed(string name, Tensor x) =>
+        name is "silu" or "swish" && !torch.is_grad_enabled() ? x.silu_() : Activate(name, x);
+
     public static void CheckActivation(string name, string where)
     {
         if (name is not ("silu" or "swish" or "gelu" or "quick_gelu" or "relu" or "mish"))

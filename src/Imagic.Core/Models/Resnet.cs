@@ -45,13 +45,13 @@ public sealed class ResnetBlock2D : Module
     public Tensor Forward(Tensor x, Tensor? temb)
     {
         using var scope = torch.NewDisposeScope();
-        var h = norm1.call(x).ConsumedBy(t => Layers.Activate(_act, t)).ConsumedBy(conv1.call);
+        var h = norm1.call(x).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv1.call);
         if (time_emb_proj is not null && temb is not null)
         {
             var t = time_emb_proj.call(Layers.Activate(_act, temb)).unsqueeze(-1).unsqueeze(-1);
             h = h.ConsumedBy(v => v + t);
         }
-        h = h.ConsumedBy(norm2.call).ConsumedBy(t => Layers.Activate(_act, t)).ConsumedBy(conv2.call);
+        h = h.ConsumedBy(norm2.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv2.call);
         var skip = conv_shortcut is null ? x : conv_shortcut.call(x);
         var y = h.ConsumedBy(v => skip + v);
         if (_outputScale != 1.0)

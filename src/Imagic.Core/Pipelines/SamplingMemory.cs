@@ -14,7 +14,8 @@ namespace Imagic.Pipelines;
 /// <item>the UNet under guidance (a batch of two): the skip connections kept for the up path, plus a working set
 /// of <see cref="UNetWorkingTensors"/> feature maps of the widest level (a transformer's feed-forward alone
 /// holds 8 channels per model channel);</item>
-/// <item>the VAE decoder: <see cref="VaeWorkingTensors"/> feature maps of its largest level, at full resolution.</item>
+/// <item>the VAE decoder: <see cref="VaeWorkingTensors"/> feature maps of its largest level, at full resolution, or at
+/// one tile's with <see cref="StableDiffusionPipeline.VaeTiling"/>.</item>
 /// </list>
 /// UNet and decoder do not run at once, so the larger of the two counts. That count of live feature maps falls
 /// short of the measured peak resident memory by 7 to 10 times (libtorch's temporaries, convolution workspaces
@@ -66,7 +67,13 @@ public static class SamplingMemory
         long decoderBytes = 0;
         if (pipe.Vae is not null)
         {
-            // Level 0 is full resolution; each level also holds the upsampled output of the level below it.
+            // Level 0 is full resolution; each level also holds the upsampled output of the level below it. With tiling the
+            // decoder sees one tile at a time.
+            if (pipe.VaeTiling is VaeTiling tiling)
+            {
+                int tile = tiling.LatentTile(pipe.Vae) * f;
+                (height, width) = (Math.Min(height, tile), Math.Min(width, tile));
+            }
             var channels = pipe.Vae.Config.BlockOutChannels;
             long largest = 0;
             for (int level = 0; level < channels.Length; level++)

@@ -352,6 +352,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         if (Vae is null) return image.clone();
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
+        NativeHeap.Trim(); // the VAE's large tensors cannot reuse the small blocks an earlier loop freed
         image = image.to(Device);
         var posteriors = Slices(image).Select(x => VaeTiling is null ? Vae.Encode(x) : VaeTiling.Encode(Vae, x)).ToList();
         var posterior = posteriors.Count == 1 ? posteriors[0]
@@ -366,6 +367,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         if (Vae is null) return latents.clone();
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
+        NativeHeap.Trim(); // the VAE's large tensors cannot reuse the small blocks the sampling loop freed
         var images = new List<Tensor>();
         foreach (var slice in Slices(latents))
         {

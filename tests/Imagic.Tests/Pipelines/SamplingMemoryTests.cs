@@ -35,4 +35,21 @@ public class SamplingMemoryTests(TinySd1Fixture fixture)
         Assert.True(SamplingMemory.EstimateParts(pipe, 256, 256, guided: false).UNet * 2
             == SamplingMemory.EstimateParts(pipe, 256, 256, guided: true).UNet);
     }
+
+    [Fact]
+    public void Estimate_WithVaeTiling_CountsTheDecoderAtOneTile()
+    {
+        // Given the bundled model (32-px tiles) without and with VAE tiling
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.BundledModel);
+        var untiled = SamplingMemory.EstimateParts(pipe, 256, 256).Decoder;
+        pipe.VaeTiling = new VaeTiling();
+
+        // When the decoder's memory is estimated at 256 px and at one tile
+        var tiled = SamplingMemory.EstimateParts(pipe, 256, 256).Decoder;
+        var oneTile = SamplingMemory.EstimateParts(pipe, 32, 32).Decoder;
+
+        // Then tiling counts one tile, 64 times less than the whole image
+        Assert.Equal(oneTile, tiled);
+        Assert.Equal(untiled, 64 * tiled);
+    }
 }
