@@ -42,6 +42,12 @@ var tokenizer = new Option<string>("--tokenizer")
     Description = "sd15: a CLIP tokenizer folder (vocab.json, merges.txt). The bundled model's is CLIP's.",
     DefaultValueFactory = _ => "models/shapes/tokenizer",
 };
+var folder = new Option<string?>("--folder")
+{
+    Description = "sd15: load the pipeline from this diffusers folder, as 'imagic generate --model' does (float16 files into float32), " +
+        "instead of building random weights in memory; a folder that does not exist yet is first written there from the random " +
+        "pipeline with float16 weights (about 2 GB).",
+};
 var output = new Option<string?>("--out") { Description = "Also write the report as JSON to this file." };
 
 var root = new RootCommand(
@@ -61,7 +67,7 @@ var root = new RootCommand(
     "  dotnet run -c Release --project bench/Imagic.Benchmarks -- --measure stage-b-memory --model bench/configs/sd15-unet --latent-size 64 --option lora\n" +
     "  dotnet run -c Release --project bench/Imagic.Benchmarks -- --measure sd15 --steps 6 --out sd15.json")
 {
-    measure, model, latentSize, threads, option, steps, phases, configs, tokenizer, output,
+    measure, model, latentSize, threads, option, steps, phases, configs, tokenizer, folder, output,
 };
 root.SetAction(result =>
 {
@@ -72,7 +78,7 @@ root.SetAction(result =>
         "stage-b-memory" => StageBMemory(result.GetValue(model) ?? "../shared/bench/sd-mini", result.GetValue(option)!,
             result.GetValue(latentSize) ?? 32, result.GetValue(steps) ?? 2),
         "sd15" => Sd15(result.GetValue(configs)!, result.GetValue(tokenizer)!, 8 * (result.GetValue(latentSize) ?? 64),
-            result.GetValue(steps) ?? 6, result.GetValue(phases)!),
+            result.GetValue(steps) ?? 6, result.GetValue(phases)!, result.GetValue(folder)),
         _ => Speed(result.GetValue(model) ?? "../shared/bench/sd-mini", result.GetValue(latentSize) ?? 32),
     };
     if (result.GetValue(output) is string path)
@@ -127,14 +133,14 @@ static string StageBMemory(string model, string option, int latentSize, int step
     return report.ToJson();
 }
 
-static string Sd15(string configsDir, string tokenizerDir, int size, int steps, string phaseList)
+static string Sd15(string configsDir, string tokenizerDir, int size, int steps, string phaseList, string? folder)
 {
     var phases = phaseList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
     foreach (var p in phases)
         if (!Sd15Benchmark.PhaseNames.Contains(p))
             throw new ImagicException($"--phases: unknown phase '{p}'; use some of {string.Join(",", Sd15Benchmark.PhaseNames)}.");
     WarnAboutTimings();
-    var report = Sd15Benchmark.Run(configsDir, tokenizerDir, size, steps, phases, Console.WriteLine);
+    var report = Sd15Benchmark.Run(configsDir, tokenizerDir, size, steps, phases, Console.WriteLine, folder);
     Console.WriteLine();
     Console.WriteLine($"{"phase",-40} {"wall s",8} {"steps s",8} {"peak MB",8} {"from MB",8}");
     foreach (var p in report.Phases)

@@ -59,23 +59,29 @@ public static class Sd15Benchmark
     /// <param name="size">Image side in pixels, a multiple of 8. 512 is SD 1.5's.</param>
     /// <param name="steps">Guided DDIM steps of the generate and of stage C.</param>
     /// <param name="phases">Which of <see cref="PhaseNames"/> to run, in that order.</param>
+    /// <param name="folder">Null (default): build the models with random weights, and measure that as the load. Otherwise a
+    /// diffusers folder to load the way <c>imagic generate --model</c> does (float16 files into float32 modules); when it
+    /// does not exist yet, the random pipeline is first saved there with float16 weights (about 2 GB; not measured).</param>
     public static Sd15Report Run(string configsDir, string tokenizerDir, int size, int steps, IReadOnlyCollection<string> phases,
-        Action<string> log)
+        Action<string> log, string? folder = null)
     {
         var phaseList = new List<Sd15Phase>();
         bool resets = ProcessMemory.ResetPeak();
+        if (folder is not null && !File.Exists(Path.Combine(folder, "model_index.json")))
+        {
+            log($"saving the random SD 1.5 pipeline to {folder} with float16 weights (not measured)");
+            using (var random = Build(configsDir, tokenizerDir))
+                random.Save(folder, ScalarType.Float16);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            NativeHeap.Trim();
+        }
 
-        // Load: build the three models with random weights.
-        var clock = Stopwatch.StartNew();
-        double before = ProcessMemory.ResidentMegabytes();
-        var scheduler = SchedulerConfig.FromFile(Path.Combine(configsDir, "sd15-unet", "scheduler", "scheduler_config.json"));
-        torch.manual_seed(0);
-        var textEncoder = new ClipTextModel(ClipTextConfig.FromFile(Path.Combine(configsDir, "sd15-text-encoder", "config.json")));
-        var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromFile(Path.Combine(configsDir, "sd15-unet", "unet", "config.json")));
-        var vae = new AutoencoderKL(AutoencoderKLConfig.FromFile(Path.Combine(configsDir, "sd15-vae", "config.json")));
-        using var pipe = StableDiffusionPipeline.Create(tokenizerDir, textEncoder, unet, vae, scheduler);
-        pipe.SetTrainable(false);
-        phaseList.Add(End("load", clock, [], before, log));
+        // Load: build the three models with random weights, or load them from the folder.
+        Begin(out var clock, out double before);
+        using var pipe = folder is null ? Build(configsDir, tokenizerDir) : StableDiffusionPipeline.Load(folder);
+        phaseList.Add(End(folder is null ? "load (random float32 weights)" : "load (float16 folder into float32)", clock, [], before, log));
+        var (textEncoder, unet, vae) = (pipe.TextEncoder, pipe.UNet, pipe.Vae!);
         long Count(nn.Module m) => m.parameters().Sum(p => p.numel());
         double weightMegabytes = new nn.Module[] { textEncoder, unet, vae }.SelectMany(m => m.parameters())
             .Sum(p => p.numel() * p.element_size()) / 1048576.0;
@@ -140,6 +146,18 @@ public static class Sd15Benchmark
         return new Sd15Report(size, size, steps, torch.get_num_threads(), "untiled", Count(textEncoder), Count(unet), Count(vae),
             weightMegabytes, phaseList, resets,
             $"{Environment.ProcessorCount} cores, {ProcessMemory.TotalGigabytes():F0} GB RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+    }
+
+    static StableDiffusionPipeline Build(string configsDir, string tokenizerDir)
+    {
+        var scheduler = SchedulerConfig.FromFile(Path.Combine(configsDir, "sd15-unet", "scheduler", "scheduler_config.json"));
+        torch.manual_seed(0);
+        var textEncoder = new ClipTextModel(ClipTextConfig.FromFile(Path.Combine(configsDir, "sd15-text-encoder", "config.json")));
+        var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromFile(Path.Combine(configsDir, "sd15-unet", "unet", "config.json")));
+        var vae = new AutoencoderKL(AutoencoderKLConfig.FromFile(Path.Combine(configsDir, "sd15-vae", "config.json")));
+        var pipe = StableDiffusionPipeline.Create(tokenizerDir, textEncoder, unet, vae, scheduler);
+        pipe.SetTrainable(false);
+        return pipe;
     }
 
     static void Begin(out Stopwatch clock, out double residentBefore)
