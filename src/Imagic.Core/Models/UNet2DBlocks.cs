@@ -32,7 +32,7 @@ internal static class BlockCalls
 
     /// <summary>A decoder resnet on [x, skip]; checkpointed, the concatenation is recomputed rather than kept.</summary>
     public static Tensor Resnet(ResnetBlock2D resnet, Tensor x, Tensor skip, Tensor temb, GradientCheckpoint? checkpoint) => checkpoint is null
-        ? resnet.Forward(torch.cat(new[] { x, skip }, dim: 1), temb)
+        ? torch.cat(new[] { x, skip }, dim: 1).ConsumedBy(joined => resnet.Forward(joined, temb))
         : checkpoint.Run(xs => resnet.Forward(torch.cat(new[] { xs[0], xs[1] }, dim: 1), xs[2]), new[] { x, skip, temb },
             resnet.parameters());
 
@@ -125,23 +125,31 @@ public abstract class UNetUpBlock : Module
         RegisterComponents();
     }
 
-    /// <summary>Runs the stage, popping one skip per resnet from the end of <paramref name="skips"/>.</summary>
+    /// <summary>
+    /// Runs the stage, popping one skip per resnet from the end of <paramref name="skips"/>. Each popped skip and each
+    /// intermediate state is freed once used (autograd keeps what backward needs); <paramref name="input"/> stays the
+    /// caller's.
+    /// </summary>
     /// <param name="checkpoint">If set, checkpoints each resnet and transformer through it. Default null (none).</param>
-    public Tensor Forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, GradientCheckpoint? checkpoint = null)
+    public Tensor Forward(Tensor input, Tensor temb, Tensor context, List<Tensor> skips, GradientCheckpoint? checkpoint = null)
     {
+        var x = input;
         for (int i = 0; i < resnets.Count; i++)
         {
             var skip = skips[^1];
             skips.RemoveAt(skips.Count - 1);
-            x = BlockCalls.Resnet(resnets[i], x, skip, temb, checkpoint);
+            var next = BlockCalls.Resnet(resnets[i], x, skip, temb, checkpoint);
+            skip.Dispose();
+            if (!ReferenceEquals(x, input)) x.Dispose();
+            x = next;
             if (attentions is not null)
-                x = BlockCalls.Transformer(attentions[i], x, context, checkpoint);
+                x = x.ConsumedBy(t => BlockCalls.Transformer(attentions[i], t, context, checkpoint));
         }
         if (upsamplers is not null)
         {
             // Upsample to the next skip's size, which also covers inputs whose side is not a power of two.
             long[]? size = skips.Count > 0 ? new[] { skips[^1].shape[2], skips[^1].shape[3] } : null;
-            x = upsamplers[0].Forward(x, size);
+            x = x.ConsumedBy(t => upsamplers[0].Forward(t, size));
         }
         return x;
     }
