@@ -45,6 +45,23 @@ internal static class CommonOptions
         return start;
     }
 
+    /// <summary><c>--forget none|encoder|decoder</c>: stage C's <see cref="ImagicOptions.Forget"/>; null when not given.</summary>
+    public static Option<string?> Forget(string description)
+    {
+        var forget = new Option<string?>("--forget") { Description = description, HelpName = "none|encoder|decoder" };
+        forget.AcceptOnlyFromAmong("none", "encoder", "decoder");
+        return forget;
+    }
+
+    /// <summary>The value of a <see cref="Forget"/> option.</summary>
+    public static Models.UNetHalf? ParseForget(string? value) => value switch
+    {
+        null => null,
+        "encoder" => Models.UNetHalf.Encoder,
+        "decoder" => Models.UNetHalf.Decoder,
+        _ => Models.UNetHalf.None,
+    };
+
     /// <summary>The value of a <see cref="Start"/> option.</summary>
     public static SamplingStart? ParseStart(string? value) => value switch
     {
@@ -98,6 +115,10 @@ internal sealed class ImagicOverrides
         "What stage C samples from: 'noise' (the paper: noise from the seed, so each seed gives another edit) or " +
         "'inversion' (the input inverted by DDIM under the fine-tuned model: edits keep the input's layout, and every seed " +
         "gives the same edit). Default: the model's Imagic defaults, otherwise noise.");
+    public Option<string?> Forget { get; } = CommonOptions.Forget(
+        "Forgedit's forgetting in stage C: each η samples with that half of the fine-tuned UNet moved back toward its pretrained " +
+        "weights by min(η, 1), so the text can change what stage B fitted there ('decoder': appearance; 'encoder': layout) while " +
+        "η = 0 still reconstructs the input. Default: the model's Imagic defaults, otherwise none.");
     public Option<string?> EtaSweep { get; } = new("--eta")
     {
         Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
@@ -109,7 +130,7 @@ internal sealed class ImagicOverrides
     public IEnumerable<Option> All => new Option[]
     {
         Seed, EmbeddingSteps, EmbeddingLr, FinetuneSteps, FinetuneLr, Finetune, LoraRank, LoraAlpha, LoraLr, GradientCheckpointing,
-        SamplingSteps, Guidance, GuidanceRescale, Start, EtaSweep, CheckpointEvery,
+        SamplingSteps, Guidance, GuidanceRescale, Start, Forget, EtaSweep, CheckpointEvery,
     };
 
     /// <summary>
@@ -132,6 +153,7 @@ internal sealed class ImagicOverrides
         GuidanceScale = result.GetValue(Guidance) ?? defaults.GuidanceScale,
         GuidanceRescale = result.GetValue(GuidanceRescale) ?? defaults.GuidanceRescale,
         SamplingStart = CommonOptions.ParseStart(result.GetValue(Start)) ?? defaults.SamplingStart,
+        Forget = CommonOptions.ParseForget(result.GetValue(Forget)) ?? defaults.Forget,
         EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,
         CheckpointEvery = result.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,
     };

@@ -135,7 +135,8 @@ public static class EditWorkflow
     /// </summary>
     public static SweepResult SampleFromRun(string dir, IReadOnlyList<double> etas, int seedCount, long? firstSeed = null,
         int? steps = null, double? guidance = null, double? guidanceRescale = null, string? modelDir = null, IProgress<StepProgress>? progress = null,
-        CancellationToken cancellation = default, PipelineLoadOptions? loading = null, SamplingStart? start = null)
+        CancellationToken cancellation = default, PipelineLoadOptions? loading = null, SamplingStart? start = null,
+        Models.UNetHalf? forget = null)
     {
         // What is asked for here is checked first, before the run is read.
         new ImagicOptions
@@ -156,6 +157,7 @@ public static class EditWorkflow
             GuidanceScale = guidance ?? manifest.Options.GuidanceScale,
             GuidanceRescale = guidanceRescale ?? manifest.Options.GuidanceRescale,
             SamplingStart = start ?? manifest.Options.SamplingStart,
+            Forget = forget ?? manifest.Options.Forget,
             EtaSweep = etas.ToArray(),
         };
         options.Validate();

@@ -1,3 +1,4 @@
+using Imagic.Models;
 using Imagic.Pipelines;
 using Imagic.Schedulers;
 using TorchSharp;
@@ -24,6 +25,9 @@ public sealed class ImagicEditor : IDisposable
     readonly StableDiffusionPipeline _pipe;
     readonly DdpmScheduler _ddpm;
     InterpolationSampling? _sampling;
+    // With Options.Forget: that half's pretrained weights, copied when the editor is made (before training, or before a
+    // trained session is loaded into the UNet). Half a UNet of memory; none otherwise.
+    readonly Tensor[]? _pretrainedHalf;
 
     public ImagicOptions Options { get; }
 
@@ -39,6 +43,8 @@ public sealed class ImagicEditor : IDisposable
         _pipe = pipe;
         Options = options;
         _ddpm = new DdpmScheduler(pipe.SchedulerConfig);
+        if (options.Forget != UNetHalf.None)
+            _pretrainedHalf = pipe.UNet.ParametersOf(options.Forget).Select(p => p.Param.detach().clone().DetachFromDisposeScope()).ToArray();
     }
 
     /// <summary>Encodes the input and the target text: the session before stage A.</summary>
@@ -160,8 +166,43 @@ public sealed class ImagicEditor : IDisposable
     }
 
     /// <summary>Stage C before decoding: the edited latents [N, C, h, w], one per η.</summary>
+    /// <remarks>
+    /// With <see cref="ImagicOptions.Forget"/>, each η samples with that half of the UNet at
+    /// lerp(fine-tuned, pretrained, min(η, 1)), inversion included; the values of η that share a weight set are
+    /// sampled together, and the fine-tuned weights are back in place afterwards, bit for bit.
+    /// </remarks>
     public Tensor SampleLatents(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default)
+    {
+        if (_pretrainedHalf is null)
+            return SampleLatentsAsTuned(session, etas, sampleSeed, progress, cancellation);
+        using var scope = torch.NewDisposeScope();
+        var half = _pipe.UNet.ParametersOf(Options.Forget).Select(p => p.Param).ToArray();
+        var tuned = half.Select(p => p.detach().clone()).ToArray();
+        var latents = new Tensor[etas.Count];
+        try
+        {
+            foreach (var group in etas.Select((eta, i) => (Eta: eta, Index: i)).GroupBy(e => Math.Min(e.Eta, 1)))
+            {
+                using (torch.no_grad())
+                    for (int k = 0; k < half.Length; k++)
+                        half[k].copy_(tuned[k].lerp(_pretrainedHalf[k], group.Key));
+                var sampled = SampleLatentsAsTuned(session, group.Select(e => e.Eta).ToArray(), sampleSeed, progress, cancellation);
+                int row = 0;
+                foreach (var e in group) latents[e.Index] = sampled.narrow(0, row++, 1);
+            }
+        }
+        finally
+        {
+            using (torch.no_grad())
+                for (int k = 0; k < half.Length; k++)
+                    half[k].copy_(tuned[k]);
+        }
+        return torch.cat(latents).MoveToOuterDisposeScope();
+    }
+
+    Tensor SampleLatentsAsTuned(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress,
+        CancellationToken cancellation)
     {
         using var noise = Options.SamplingStart == SamplingStart.Inversion
             ? DdimInversion.Invert(_pipe, session.Latents, session.OptimizedEmbedding, Options.SamplingSteps, cancellation)
@@ -173,5 +214,10 @@ public sealed class ImagicEditor : IDisposable
     /// <summary>Derives independent generator seeds for each use of the one user seed.</summary>
     static ulong SeedFor(long seed, int purpose) => unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)purpose * 0xBF58476D1CE4E5B9UL + 1);
 
-    public void Dispose() => _sampling?.Dispose();
+    public void Dispose()
+    {
+        _sampling?.Dispose();
+        if (_pretrainedHalf is not null)
+            foreach (var t in _pretrainedHalf) t.Dispose();
+    }
 }

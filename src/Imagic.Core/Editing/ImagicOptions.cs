@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Imagic.Models;
 using Imagic.Pipelines;
 using Imagic.Training;
 
@@ -85,6 +86,15 @@ public sealed record ImagicOptions
     /// </summary>
     [JsonPropertyName("sampling_start")] public SamplingStart SamplingStart { get; init; } = SamplingStart.Noise;
 
+    /// <summary>
+    /// Stage C: Forgedit's forgetting (Zhang et al., 2023, §3.4): which half of the fine-tuned UNet each η samples with
+    /// moved back toward its pretrained weights, by min(η, 1). <see cref="UNetHalf.None"/> (default, the paper) keeps the
+    /// whole fine-tuned UNet; <see cref="UNetHalf.Decoder"/> lets the text change appearance that stage B fitted into the
+    /// decoder, <see cref="UNetHalf.Encoder"/> the layout. η = 0 still samples with the whole fine-tuned UNet, so it still
+    /// reconstructs the input. Forgedit forgets a half outright at every η; scaling by η is this project's.
+    /// </summary>
+    [JsonPropertyName("forget")] public UNetHalf Forget { get; init; }
+
     /// <summary>Stage C: DDIM sampling steps. Default 50.</summary>
     [JsonPropertyName("sampling_steps")] public int SamplingSteps { get; init; } = 50;
 
@@ -134,6 +144,7 @@ public sealed record ImagicOptions
         if (!Enum.IsDefined(TimestepSampling)) throw new ImagicException($"Unknown timestep sampling {TimestepSampling}.");
         if (!Enum.IsDefined(InputLatents)) throw new ImagicException($"Unknown input latents {InputLatents}.");
         if (!Enum.IsDefined(SamplingStart)) throw new ImagicException($"Unknown sampling start {SamplingStart}.");
+        if (!Enum.IsDefined(Forget)) throw new ImagicException($"Unknown UNet half to forget {Forget}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model
         CheckEta(Eta);

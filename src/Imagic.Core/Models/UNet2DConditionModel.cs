@@ -5,6 +5,20 @@ using static TorchSharp.torch.nn;
 
 namespace Imagic.Models;
 
+/// <summary>A half of the UNet: the encoder (its input convolution and down blocks) or the decoder (its up blocks and output layers).</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<UNetHalf>))]
+public enum UNetHalf
+{
+    /// <summary>Neither.</summary>
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("none")] None,
+
+    /// <summary><c>conv_in</c> and <c>down_blocks</c>: where Forgedit finds a fine-tuned UNet keeps the image's layout.</summary>
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("encoder")] Encoder,
+
+    /// <summary><c>up_blocks</c>, <c>conv_norm_out</c> and <c>conv_out</c>: where it keeps appearance.</summary>
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("decoder")] Decoder,
+}
+
 /// <summary>
 /// The text-conditioned denoising UNet of Stable Diffusion 1.x and 2.x, built from a diffusers
 /// <c>unet/config.json</c>. Field and block names are the checkpoint keys
@@ -83,6 +97,18 @@ public sealed class UNet2DConditionModel : Module
         conv_norm_out = Layers.GroupNorm(config.NormNumGroups, ch[0], config.NormEps);
         conv_out = Layers.Conv(ch[0], config.OutChannels, config.ConvOutKernel);
         RegisterComponents();
+    }
+
+    /// <summary>The parameters of one half of the UNet (<see cref="UNetHalf"/>), under their checkpoint names.</summary>
+    public IEnumerable<(string Name, Parameter Param)> ParametersOf(UNetHalf half)
+    {
+        string[] prefixes = half switch
+        {
+            UNetHalf.Encoder => ["conv_in.", "down_blocks."],
+            UNetHalf.Decoder => ["up_blocks.", "conv_norm_out.", "conv_out."],
+            _ => [],
+        };
+        return named_parameters().Where(p => prefixes.Any(x => p.name.StartsWith(x, StringComparison.Ordinal)));
     }
 
     /// <summary>Predicts noise (or velocity) for <paramref name="sample"/> at <paramref name="timestep"/>.</summary>

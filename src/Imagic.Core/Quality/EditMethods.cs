@@ -270,7 +270,7 @@ sealed class ImagicMethod : EditMethod
     public string TrainingSettingsJson => JsonSerializer.Serialize(Settings.Imagic with
     {
         Seed = 0, EtaSweep = null!, Eta = 0, CheckpointEvery = 0, SamplingSteps = 0, GuidanceScale = 0, GuidanceRescale = 0, DdimEta = 0,
-        SamplingStart = SamplingStart.Noise,
+        SamplingStart = SamplingStart.Noise, Forget = Models.UNetHalf.None,
     }, TrainingKeyJson);
 
     static readonly JsonSerializerOptions TrainingKeyJson = new(BenchSettings.Json)

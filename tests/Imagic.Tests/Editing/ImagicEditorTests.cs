@@ -1,5 +1,6 @@
 using Imagic.Editing;
 using Imagic.Imaging;
+using Imagic.Models;
 using Imagic.Pipelines;
 using Imagic.Schedulers;
 using Imagic.Training;
@@ -70,6 +71,54 @@ public class ImagicEditorTests
         using var fromNoise = new ImagicEditor(pipe, options with { SamplingStart = SamplingStart.Noise });
         using var c = fromNoise.SampleLatents(session, [0, 0.6], sampleSeed: 1);
         Assert.False(Tensors.Identical(c, a));
+    }
+
+    [Fact]
+    public void StageC_ForgettingTheDecoder_SamplesEtaZeroAsTunedAndEtaOneWithThePretrainedDecoder_AndKeepsTheTunedWeights()
+    {
+        // Given a trained edit, and an editor made before training that forgets the decoder
+        var options = EditTestData.FastOptions with { EmbeddingSteps = 2, FinetuneSteps = 3, FinetuneLearningRate = 1e-3, SamplingSteps = 3 };
+        var (pipe, editor, session) = Start(options);
+        using var _p = pipe;
+        using var _e = editor;
+        using var _s = session;
+        using var forgetting = new ImagicEditor(pipe, options with { Forget = UNetHalf.Decoder });
+        editor.Train(session);
+        var tuned = pipe.UNet.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+
+        // When it samples η = 0 and η = 1
+        using var forgotten = forgetting.SampleLatents(session, [0, 1], sampleSeed: 1);
+
+        // Then η = 0 is the tuned model's sample, η = 1 the sample with the pretrained decoder, and the tuned weights stay
+        Assert.All(pipe.UNet.named_parameters(), p => Assert.True(Tensors.Identical(tuned[p.name], p.parameter), p.name));
+        using var asTuned = editor.SampleLatents(session, [0], sampleSeed: 1);
+        Assert.True(Tensors.Identical(asTuned, forgotten.narrow(0, 0, 1)), "η = 0 did not sample with the fine-tuned UNet");
+        using var tunedAtOne = editor.SampleLatents(session, [1], sampleSeed: 1);
+        Assert.False(Tensors.Identical(tunedAtOne, forgotten.narrow(0, 1, 1)), "forgetting changed nothing at η = 1");
+        using var pretrained = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        var pretrainedDecoder = pretrained.UNet.ParametersOf(UNetHalf.Decoder).ToDictionary(p => p.Name, p => p.Param);
+        Assert.NotEmpty(pretrainedDecoder);
+        using (torch.no_grad())
+            foreach (var (name, p) in pipe.UNet.ParametersOf(UNetHalf.Decoder)) p.copy_(pretrainedDecoder[name]);
+        using var expected = editor.SampleLatents(session, [1], sampleSeed: 1);
+        Assert.True(Tensors.Identical(expected, forgotten.narrow(0, 1, 1)), "η = 1 did not sample with the pretrained decoder");
+    }
+
+    [Fact]
+    public void UNetHalves_AreDisjointAndLeaveTheTimeEmbeddingAndMidBlockToNeither()
+    {
+        using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+
+        var encoder = pipe.UNet.ParametersOf(UNetHalf.Encoder).Select(p => p.Name).ToHashSet();
+        var decoder = pipe.UNet.ParametersOf(UNetHalf.Decoder).Select(p => p.Name).ToHashSet();
+
+        Assert.Contains("conv_in.weight", encoder);
+        Assert.Contains("conv_out.weight", decoder);
+        Assert.Contains(encoder, n => n.StartsWith("down_blocks.", StringComparison.Ordinal));
+        Assert.Contains(decoder, n => n.StartsWith("up_blocks.", StringComparison.Ordinal));
+        Assert.Empty(encoder.Intersect(decoder));
+        Assert.DoesNotContain(encoder.Concat(decoder), n => n.StartsWith("time_embedding.", StringComparison.Ordinal) || n.StartsWith("mid_block.", StringComparison.Ordinal));
+        Assert.Empty(pipe.UNet.ParametersOf(UNetHalf.None));
     }
 
     [Fact]
