@@ -25,6 +25,7 @@ internal sealed class RunSampler : IDisposable
     string? _loadedRun;
     EditSession? _session;
     ImagicEditor? _editor;
+    bool _pipeHoldsARun; // some run's fine-tuned weights have replaced the pretrained ones in _pipe's UNet
 
     public RunSampler(string modelDir, PipelineLoadOptions? loading = null)
     {
@@ -84,19 +85,33 @@ internal sealed class RunSampler : IDisposable
         if (manifest.ModelFingerprint != _fingerprint.Value)
             throw new ImagicException($"{Path.GetFileName(runDir)} was made with another model ({manifest.ModelPath}); " +
                 $"sample it with 'imagic sample {runDir} --model <that model>'.");
-        _pipe ??= StableDiffusionPipeline.Load(_modelDir, _loading);
         _session?.Dispose();
         _session = null;
+        _editor?.Dispose();
+        _editor = null;
         _loadedRun = null;
-        // Every UNet weight is replaced by the run's fine-tuned one, whatever run was loaded before.
-        _session = run.LoadSession(_pipe.UNet);
+        // With forgetting, the editor copies that half's pretrained weights, so it needs a UNet that no run has replaced yet.
+        if (_pipeHoldsARun && manifest.Options.Forget != Models.UNetHalf.None)
+        {
+            _pipe!.Dispose();
+            _pipe = null;
+        }
+        if (_pipe is null)
+        {
+            _pipe = StableDiffusionPipeline.Load(_modelDir, _loading);
+            _pipeHoldsARun = false;
+        }
         _editor = new ImagicEditor(_pipe, manifest.Options);
+        // Every UNet weight is replaced by the run's fine-tuned one, whatever run was loaded before.
+        _pipeHoldsARun = true;
+        _session = run.LoadSession(_pipe.UNet);
         _loadedRun = runDir;
     }
 
     public void Dispose()
     {
         _session?.Dispose();
+        _editor?.Dispose();
         _pipe?.Dispose();
         _gate.Dispose();
     }
