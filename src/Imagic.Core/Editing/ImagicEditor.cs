@@ -37,6 +37,11 @@ public sealed class ImagicEditor : IDisposable
     /// </summary>
     public Action<EditSession, IReadOnlyDictionary<string, Tensor>>? Checkpoint { get; set; }
 
+    /// <summary>An editor over <paramref name="pipe"/>, whose UNet stage B fine-tunes in place.</summary>
+    /// <remarks>
+    /// With <see cref="ImagicOptions.Forget"/> set, the editor copies that half's weights now, as the pretrained ones:
+    /// make it while the UNet still holds the model's own weights, before training or loading a trained session.
+    /// </remarks>
     public ImagicEditor(StableDiffusionPipeline pipe, ImagicOptions options)
     {
         options.Validate();
