@@ -191,7 +191,11 @@ public sealed class ImagicEditor : IDisposable
             {
                 using (torch.no_grad())
                     for (int k = 0; k < half.Length; k++)
-                        half[k].copy_(tuned[k].lerp(_pretrainedHalf[k], group.Key));
+                    {
+                        // Freed at once: kept to the end of the scope, every group would add half a UNet of memory.
+                        using var mixed = tuned[k].lerp(_pretrainedHalf[k], group.Key);
+                        half[k].copy_(mixed);
+                    }
                 var sampled = SampleLatentsAsTuned(session, group.Select(e => e.Eta).ToArray(), sampleSeed, progress, cancellation);
                 int row = 0;
                 foreach (var e in group) latents[e.Index] = sampled.narrow(0, row++, 1);
