@@ -36,7 +36,6 @@ internal static class CommonOptions
         return fit;
     }
 
-    /// <summary><c>--recipe paper|fast</c>: named Imagic settings (<see cref="ImagicRecipes"/>) in place of the model's defaults.</summary>
     /// <summary><c>--start noise|inversion</c>: stage C's <see cref="SamplingStart"/>; null when not given.</summary>
     public static Option<string?> Start(string description)
     {
@@ -70,6 +69,7 @@ internal static class CommonOptions
         _ => SamplingStart.Noise,
     };
 
+    /// <summary><c>--recipe paper|fast</c>: named Imagic settings (<see cref="ImagicRecipes"/>) in place of the model's defaults.</summary>
     public static Option<string?> Recipe(string description)
     {
         var recipe = new Option<string?>("--recipe") { Description = description };

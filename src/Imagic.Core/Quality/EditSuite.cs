@@ -216,7 +216,8 @@ public sealed class EditSuite
     /// <summary>
     /// Every <paramref name="count"/>-th case starting at the <paramref name="index"/>-th (1-based): shard
     /// <paramref name="index"/> of <paramref name="count"/>. The shards of one suite are disjoint and together hold
-    /// every case; round-robin keeps each shard balanced over the categories when the count divides 7 evenly or not.
+    /// every case. A shard alone need not be balanced over the categories (with 7 shards each holds one category, since cases
+    /// cycle through the 7); the gathered run is.
     /// </summary>
     public EditSuite Shard(int index, int count)
     {
