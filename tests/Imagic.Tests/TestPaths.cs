@@ -16,12 +16,49 @@ public static class TestPaths
     public static string BundledModel => Path.Combine(RepoRoot, "models", "shapes");
     public static string ReferenceTensors => Path.Combine(TinySd1, "reference.safetensors");
 
-    /// <summary>A fresh empty folder under the system temp folder, for tests that write files.</summary>
+    /// <summary>
+    /// A fresh empty folder for tests that write files. Every one lives under this test process's own root,
+    /// <c>$TMP/imagic-tests-{pid}</c>, which is deleted when the process exits; roots left by processes that no
+    /// longer run (a crash, a killed run, a delete that raced a late write) are swept when the next run starts.
+    /// Before this, every run left its folders behind and in a few days they filled the disk.
+    /// </summary>
     public static string NewTempDir(string prefix = "imagic-test")
     {
-        var dir = Path.Combine(Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
+        var dir = Path.Combine(TempRoot.Value, $"{prefix}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         return dir;
+    }
+
+    const string TempRootPrefix = "imagic-tests-";
+    static readonly Lazy<string> TempRoot = new(CreateTempRoot);
+
+    static string CreateTempRoot()
+    {
+        SweepStaleTempRoots();
+        var root = Path.Combine(Path.GetTempPath(), TempRootPrefix + Environment.ProcessId);
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+        return root;
+    }
+
+    static void SweepStaleTempRoots()
+    {
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), TempRootPrefix + "*"))
+            if (int.TryParse(Path.GetFileName(dir)[TempRootPrefix.Length..], out int pid) && !IsRunning(pid))
+                TryDelete(dir);
+    }
+
+    static bool IsRunning(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+    }
+
+    static void TryDelete(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     static string FindRepoRoot()
