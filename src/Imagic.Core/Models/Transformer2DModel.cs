@@ -123,5 +123,11 @@ public sealed class Transformer2DModel : Module
 
     static Tensor ToTokens(Tensor t, long b, long h, long w) => t.permute(0, 2, 3, 1).reshape(b, h * w, t.shape[1]);
 
-    static Tensor FromTokens(Tensor t, long b, long h, long w) => t.reshape(b, h, w, t.shape[2]).permute(0, 3, 1, 2);
+    /// <summary>
+    /// Tokens back to a feature map, made contiguous as diffusers does. The permuted view would otherwise carry
+    /// channels-last strides into proj_out, the residual sum and the next GroupNorm, whose channels-last backward in
+    /// libtorch 2.10 crashes (a segmentation fault in GroupNormBackwardKernelImplChannelsLastInternal) when its weight
+    /// needs a gradient and its input does not: fine-tuning any part of the UNet after a transformer block.
+    /// </summary>
+    static Tensor FromTokens(Tensor t, long b, long h, long w) => t.reshape(b, h, w, t.shape[2]).permute(0, 3, 1, 2).contiguous();
 }
