@@ -47,7 +47,12 @@ internal sealed class Recipes
     static Recipe Make(string name, string about, ImagicOptions options)
     {
         options.Validate();
-        string method = options.FinetuneMethod == FinetuneMethod.Lora ? $"LoRA rank {options.LoraRank}" : "full";
+        string method = options.FinetuneMethod switch
+        {
+            FinetuneMethod.Lora => $"LoRA rank {options.LoraRank}",
+            FinetuneMethod.Decoder => "decoder only",
+            _ => "full",
+        };
         return new Recipe(name, string.Create(CultureInfo.InvariantCulture,
             $"{about}: stage A {options.EmbeddingSteps} steps, stage B {options.FinetuneSteps} steps ({method})"), options);
     }

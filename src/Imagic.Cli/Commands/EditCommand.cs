@@ -61,6 +61,8 @@ internal static class EditCommand
                 Console.WriteLine($"Editing {imagePath} towards \"{text}\" with {modelDir}");
                 if (options.FinetuneMethod == FinetuneMethod.Lora)
                     Console.WriteLine($"Stage B: LoRA, rank {options.LoraRank} (a parameter-efficient variant of the paper, not the paper's method)");
+                else if (options.FinetuneMethod == FinetuneMethod.Decoder)
+                    Console.WriteLine("Stage B: the UNet's decoder half only (a variant of the paper, as Forgedit fine-tunes part of the UNet)");
                 // The folder is named once it exists, after every input was checked.
                 outcome = RunWithCheckpointHint(outDir, () => ConsoleProgress.Run("edit", progress =>
                     EditWorkflow.Start(request, progress, ctrlC.Token, warn, run => Console.WriteLine($"Run folder: {run.Dir}"))));

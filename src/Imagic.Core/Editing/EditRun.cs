@@ -167,9 +167,12 @@ public sealed class EditRun
         {
             ["project"] = "Imagic for .NET",
             ["project_version"] = m.ProjectVersion,
-            ["method"] = m.Options.FinetuneMethod == FinetuneMethod.Lora
-                ? "Imagic (Kawar et al., CVPR 2023) with a LoRA stage B: a parameter-efficient variant, not the method of the paper"
-                : "Imagic (Kawar et al., CVPR 2023)",
+            ["method"] = m.Options.FinetuneMethod switch
+            {
+                FinetuneMethod.Lora => "Imagic (Kawar et al., CVPR 2023) with a LoRA stage B: a parameter-efficient variant, not the method of the paper",
+                FinetuneMethod.Decoder => "Imagic (Kawar et al., CVPR 2023) with a stage B on the UNet's decoder only, as Forgedit: a variant, not the method of the paper",
+                _ => "Imagic (Kawar et al., CVPR 2023)",
+            },
             ["model_path"] = m.ModelPath,
             ["model_fingerprint"] = m.ModelFingerprint,
             ["input_file"] = m.InputFile,

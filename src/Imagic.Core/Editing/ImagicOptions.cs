@@ -31,6 +31,7 @@ public sealed record ImagicOptions
     /// Stage B: what to fine-tune. <see cref="FinetuneMethod.Full"/> (default) trains every UNet weight, as the
     /// paper does. <see cref="FinetuneMethod.Lora"/> trains only LoRA adapters on the attention projections
     /// and merges them afterwards: a parameter-efficient variant of the paper, not the paper's method.
+    /// <see cref="FinetuneMethod.Decoder"/> trains only the UNet's decoder half, at <see cref="FinetuneLearningRate"/>.
     /// </summary>
     [JsonPropertyName("finetune_method")] public FinetuneMethod FinetuneMethod { get; init; } = FinetuneMethod.Full;
 

@@ -146,4 +146,31 @@ public class StageBVariantTests
     {
         public void Report(StepProgress value) => report(value);
     }
+
+    [Fact]
+    public void DecoderFineTuning_ChangesEveryDecoderWeightAndNoOther()
+    {
+        // Given the tiny model's weights before training
+        using var reference = StableDiffusionPipeline.Load(TestPaths.TinySd1);
+        var before = reference.UNet.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+
+        // When stage B fine-tunes the decoder half only
+        var (pipe, session) = Train(EditTestData.FastOptions with { FinetuneMethod = FinetuneMethod.Decoder });
+        using (pipe)
+        using (session)
+        {
+            // Then every weight outside the decoder is bitwise the pretrained one, nearly every decoder weight moved (a bias
+            // that a GroupNorm normalises away has no gradient), and the UNet is frozen again
+            var decoder = pipe.UNet.ParametersOf(UNetHalf.Decoder).Select(p => p.Name).ToHashSet();
+            int moved = 0;
+            foreach (var (name, p) in pipe.UNet.named_parameters())
+            {
+                bool same = Tensors.Identical(p, before[name]);
+                if (decoder.Contains(name)) moved += same ? 0 : 1;
+                else Assert.True(same, $"{name} is outside the decoder but changed");
+                Assert.False(p.requires_grad);
+            }
+            Assert.True(moved >= 0.9 * decoder.Count, $"only {moved} of {decoder.Count} decoder weights moved");
+        }
+    }
 }
