@@ -52,6 +52,22 @@ internal static class CommonOptions
         return forget;
     }
 
+    /// <summary><c>--mask auto|none</c>: stage C's <see cref="ImagicOptions.Mask"/>; null when not given.</summary>
+    public static Option<string?> Mask(string description)
+    {
+        var mask = new Option<string?>("--mask") { Description = description, HelpName = "auto|none" };
+        mask.AcceptOnlyFromAmong("auto", "none");
+        return mask;
+    }
+
+    /// <summary>The value of a <see cref="Mask"/> option.</summary>
+    public static EditMaskMode? ParseMask(string? value) => value switch
+    {
+        null => null,
+        "auto" => EditMaskMode.Auto,
+        _ => EditMaskMode.None,
+    };
+
     /// <summary>The value of a <see cref="Forget"/> option.</summary>
     public static Models.UNetHalf? ParseForget(string? value) => value switch
     {
@@ -120,6 +136,10 @@ internal sealed class ImagicOverrides
         "Forgedit's forgetting in stage C: each η samples with that half of the fine-tuned UNet moved back toward its pretrained " +
         "weights by min(η, 1), so the text can change what stage B fitted there ('decoder': appearance; 'encoder': layout) while " +
         "η = 0 still reconstructs the input. Default: the model's Imagic defaults, otherwise none.");
+    public Option<string?> Mask { get; } = CommonOptions.Mask(
+        "'auto' keeps the input's own pixels outside the region the edit changes, estimated from where the target text and the " +
+        "optimised embedding disagree (DiffEdit's mask; not in the paper); 'none' returns the sampled image as it is. " +
+        "Default: the model's Imagic defaults, otherwise none.");
     public Option<string?> EtaSweep { get; } = new("--eta")
     {
         Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
@@ -131,7 +151,7 @@ internal sealed class ImagicOverrides
     public IEnumerable<Option> All => new Option[]
     {
         Seed, EmbeddingSteps, EmbeddingLr, FinetuneSteps, FinetuneLr, Finetune, LoraRank, LoraAlpha, LoraLr, GradientCheckpointing,
-        SamplingSteps, Guidance, GuidanceRescale, Start, Forget, EtaSweep, CheckpointEvery,
+        SamplingSteps, Guidance, GuidanceRescale, Start, Forget, Mask, EtaSweep, CheckpointEvery,
     };
 
     /// <summary>
@@ -155,6 +175,7 @@ internal sealed class ImagicOverrides
         GuidanceRescale = result.GetValue(GuidanceRescale) ?? defaults.GuidanceRescale,
         SamplingStart = CommonOptions.ParseStart(result.GetValue(Start)) ?? defaults.SamplingStart,
         Forget = CommonOptions.ParseForget(result.GetValue(Forget)) ?? defaults.Forget,
+        Mask = CommonOptions.ParseMask(result.GetValue(Mask)) ?? defaults.Mask,
         EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,
         CheckpointEvery = result.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,
     };

@@ -23,12 +23,14 @@ internal static class SampleCommand
             "fine-tuned model; keeps its layout, the same for every seed). Default: the run's.");
         var forget = CommonOptions.Forget("Forgedit's forgetting: sample each η with that half of the fine-tuned UNet moved back toward " +
             "its pretrained weights by min(η, 1) ('decoder': the text can change appearance; 'encoder': layout; 'none'). Default: the run's.");
+        var mask = CommonOptions.Mask("'auto' keeps the input's own pixels outside the region the edit changes (DiffEdit's mask); " +
+            "'none' returns the sampled images as they are. Default: the run's.");
         var threads = CommonOptions.Threads();
         var command = new Command("sample",
             "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
             "into a new sweep-N folder inside the run.\nExample: imagic sample runs/my-edit --eta 0.6,0.7,0.8 --seeds 3")
         {
-            run, eta, seeds, seed, steps, guidance, rescale, start, forget, threads,
+            run, eta, seeds, seed, steps, guidance, rescale, start, forget, mask, threads,
         };
         var loading = ModelLoadOptions.AddTo(command, "The run's model, if it has moved since the edit.");
         command.SetAction(result =>
@@ -36,10 +38,17 @@ internal static class SampleCommand
             using var ctrlC = new CtrlC();
             CommonOptions.ApplyThreads(result, threads);
             var etas = OptionChecks.ParseEtas(result.GetValue(eta)!, m => Console.Error.WriteLine($"warning: {m}"));
+            var overrides = new StageCOverrides
+            {
+                Steps = result.GetValue(steps),
+                Guidance = result.GetValue(guidance),
+                GuidanceRescale = result.GetValue(rescale),
+                Start = CommonOptions.ParseStart(result.GetValue(start)),
+                Forget = CommonOptions.ParseForget(result.GetValue(forget)),
+                Mask = CommonOptions.ParseMask(result.GetValue(mask)),
+            };
             var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,
-                result.GetValue(seeds), result.GetValue(seed), result.GetValue(steps), result.GetValue(guidance), result.GetValue(rescale),
-                loading.GivenModel(result), progress, ctrlC.Token, loading.Read(result), CommonOptions.ParseStart(result.GetValue(start)),
-                CommonOptions.ParseForget(result.GetValue(forget))));
+                result.GetValue(seeds), result.GetValue(seed), overrides, loading.GivenModel(result), progress, ctrlC.Token, loading.Read(result)));
             Console.WriteLine($"Grid: {sweep.GridPath}");
             foreach (var path in sweep.ImagePaths)
                 Console.WriteLine($"  {path}");

@@ -133,16 +133,14 @@ public static class EditWorkflow
     /// <c>imagic sample</c>: stage C alone from a trained run folder, with no retraining. Writes into a new
     /// <c>sweep-N</c> subfolder so earlier sweeps are never overwritten.
     /// </summary>
+    /// <param name="overrides">Stage C settings to sample with instead of the run's own.</param>
     public static SweepResult SampleFromRun(string dir, IReadOnlyList<double> etas, int seedCount, long? firstSeed = null,
-        int? steps = null, double? guidance = null, double? guidanceRescale = null, string? modelDir = null, IProgress<StepProgress>? progress = null,
-        CancellationToken cancellation = default, PipelineLoadOptions? loading = null, SamplingStart? start = null,
-        Models.UNetHalf? forget = null)
+        StageCOverrides? overrides = null, string? modelDir = null, IProgress<StepProgress>? progress = null,
+        CancellationToken cancellation = default, PipelineLoadOptions? loading = null)
     {
+        overrides ??= new StageCOverrides();
         // What is asked for here is checked first, before the run is read.
-        new ImagicOptions
-        {
-            SamplingSteps = steps ?? 1, GuidanceScale = guidance ?? 1, GuidanceRescale = guidanceRescale ?? 0, EtaSweep = etas.ToArray(),
-        }.Validate();
+        overrides.ApplyTo(new ImagicOptions { SamplingSteps = 1, GuidanceScale = 1, EtaSweep = etas.ToArray() }).Validate();
         SweepSeeds(firstSeed ?? 0, seedCount);
         var run = EditRun.Open(dir);
         var manifest = run.ReadManifest();
@@ -151,15 +149,7 @@ public static class EditWorkflow
         string model = modelDir ?? manifest.ModelPath;
         if (!Path.Exists(model) || ModelFingerprint.Compute(model) != manifest.ModelFingerprint)
             throw new ImagicException($"{dir} was made with the model at {manifest.ModelPath}; pass --model with that same model.");
-        var options = manifest.Options with
-        {
-            SamplingSteps = steps ?? manifest.Options.SamplingSteps,
-            GuidanceScale = guidance ?? manifest.Options.GuidanceScale,
-            GuidanceRescale = guidanceRescale ?? manifest.Options.GuidanceRescale,
-            SamplingStart = start ?? manifest.Options.SamplingStart,
-            Forget = forget ?? manifest.Options.Forget,
-            EtaSweep = etas.ToArray(),
-        };
+        var options = overrides.ApplyTo(manifest.Options) with { EtaSweep = etas.ToArray() };
         options.Validate();
         var seeds = SweepSeeds(firstSeed ?? manifest.Options.Seed, seedCount);
         using var pipe = StableDiffusionPipeline.Load(model, loading);
@@ -180,4 +170,26 @@ public static class EditWorkflow
             throw new ImagicException($"--seed {first} with --seeds {count} runs past the largest seed ({long.MaxValue}); choose a smaller --seed.");
         return Enumerable.Range(0, count).Select(i => first + i).ToArray();
     }
+}
+
+/// <summary>Stage C settings that <c>imagic sample</c> may change on a trained run; null keeps the run's own.</summary>
+public sealed record StageCOverrides
+{
+    public int? Steps { get; init; }
+    public double? Guidance { get; init; }
+    public double? GuidanceRescale { get; init; }
+    public SamplingStart? Start { get; init; }
+    public Models.UNetHalf? Forget { get; init; }
+    public EditMaskMode? Mask { get; init; }
+
+    /// <summary><paramref name="options"/> with every setting given here in place of its own.</summary>
+    public ImagicOptions ApplyTo(ImagicOptions options) => options with
+    {
+        SamplingSteps = Steps ?? options.SamplingSteps,
+        GuidanceScale = Guidance ?? options.GuidanceScale,
+        GuidanceRescale = GuidanceRescale ?? options.GuidanceRescale,
+        SamplingStart = Start ?? options.SamplingStart,
+        Forget = Forget ?? options.Forget,
+        Mask = Mask ?? options.Mask,
+    };
 }

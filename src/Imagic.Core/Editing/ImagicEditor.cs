@@ -28,6 +28,8 @@ public sealed class ImagicEditor : IDisposable
     // With Options.Forget: that half's pretrained weights, copied when the editor is made (before training, or before a
     // trained session is loaded into the UNet). Half a UNet of memory; none otherwise.
     readonly Tensor[]? _pretrainedHalf;
+    // With Options.Mask: the edit region of the session sampled last, estimated once per session.
+    (EditSession Session, Tensor Mask)? _mask;
 
     public ImagicOptions Options { get; }
 
@@ -166,8 +168,24 @@ public sealed class ImagicEditor : IDisposable
         using var scope = torch.NewDisposeScope();
         var latents = SampleLatents(session, etas, sampleSeed, progress, cancellation);
         // One image at a time: a batch of VAE decodes at Stable Diffusion size costs gigabytes.
-        return torch.cat(Enumerable.Range(0, etas.Count).Select(i => _pipe.DecodeLatents(latents.narrow(0, i, 1))).ToArray())
-            .MoveToOuterDisposeScope();
+        var images = torch.cat(Enumerable.Range(0, etas.Count).Select(i => _pipe.DecodeLatents(latents.narrow(0, i, 1))).ToArray());
+        if (Options.Mask == EditMaskMode.Auto)
+            images = EditMask.Composite(images, session.InputImage, EditRegion(session));
+        return images.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The region of the input that stage C may change (<see cref="EditMask.Estimate"/>, under the fine-tuned UNet):
+    /// [1, 1, h, w] in latent pixels, 1 inside. Estimated once per session; it does not depend on η or the sample seed.
+    /// </summary>
+    public Tensor EditRegion(EditSession session)
+    {
+        if (_mask is { } cached && ReferenceEquals(cached.Session, session)) return cached.Mask;
+        _mask?.Mask.Dispose();
+        var mask = EditMask.Estimate(_pipe, session.Latents, session.TargetEmbedding, session.OptimizedEmbedding, (long)SeedFor(Options.Seed, 5))
+            .DetachFromDisposeScope();
+        _mask = (session, mask);
+        return mask;
     }
 
     /// <summary>Stage C before decoding: the edited latents [N, C, h, w], one per η.</summary>
@@ -226,6 +244,7 @@ public sealed class ImagicEditor : IDisposable
     public void Dispose()
     {
         _sampling?.Dispose();
+        _mask?.Mask.Dispose();
         if (_pretrainedHalf is not null)
             foreach (var t in _pretrainedHalf) t.Dispose();
     }

@@ -96,6 +96,13 @@ public sealed record ImagicOptions
     /// </summary>
     [JsonPropertyName("forget")] public UNetHalf Forget { get; init; }
 
+    /// <summary>
+    /// Stage C: <see cref="EditMaskMode.Auto"/> keeps the input's own pixels outside the region where e_tgt and e_opt
+    /// disagree (<see cref="EditMask"/>, DiffEdit's estimate); <see cref="EditMaskMode.None"/> (default, the paper) returns
+    /// the sampled image as it is.
+    /// </summary>
+    [JsonPropertyName("mask")] public EditMaskMode Mask { get; init; }
+
     /// <summary>Stage C: DDIM sampling steps. Default 50.</summary>
     [JsonPropertyName("sampling_steps")] public int SamplingSteps { get; init; } = 50;
 

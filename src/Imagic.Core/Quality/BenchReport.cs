@@ -146,7 +146,8 @@ public static class BenchReport
             $"{s.Imagic.TimestepSampling.ToString().ToLowerInvariant()} timesteps, z₀ = posterior {s.Imagic.InputLatents.ToString().ToLowerInvariant()}, " +
             $"stage C from {(s.Imagic.SamplingStart == SamplingStart.Inversion ? "the input's DDIM inversion under the fine-tuned model" : "the case's noise")}" +
             $"{(s.Imagic.DdimEta != 0 ? $", DDIM η {s.Imagic.DdimEta:G3}" : "")}" +
-            $"{(s.Imagic.Forget != Models.UNetHalf.None ? $", the UNet's {s.Imagic.Forget.ToString().ToLowerInvariant()} moved back toward its pretrained weights by min(η, 1)" : "")}. " +
+            $"{(s.Imagic.Forget != Models.UNetHalf.None ? $", the UNet's {s.Imagic.Forget.ToString().ToLowerInvariant()} moved back toward its pretrained weights by min(η, 1)" : "")}" +
+            $"{(s.Imagic.Mask == EditMaskMode.Auto ? ", the input's pixels kept outside the estimated edit region (mask auto)" : "")}. " +
             $"Inversion prompt: {(s.InversionPrompt == InversionPrompt.SourceCaption ? "the input's canonical caption" : "empty")}."));
         var roundTrips = bench.Cases.Where(c => c.RoundTrip is not null).Select(c => c.RoundTrip!).ToArray();
         if (roundTrips.Length > 0)

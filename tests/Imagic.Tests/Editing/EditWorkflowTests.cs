@@ -76,7 +76,7 @@ public class EditWorkflowTests
         var dir = TestPaths.NewTempDir();
         var (run, _) = EditWorkflow.Start(Request(dir));
 
-        var inverted = EditWorkflow.SampleFromRun(run.Dir, [0.5], seedCount: 2, start: SamplingStart.Inversion);
+        var inverted = EditWorkflow.SampleFromRun(run.Dir, [0.5], seedCount: 2, overrides: new() { Start = SamplingStart.Inversion });
         var noise = EditWorkflow.SampleFromRun(run.Dir, [0.5], seedCount: 1);
 
         Assert.Equal(File.ReadAllBytes(inverted.ImagePaths[0]), File.ReadAllBytes(inverted.ImagePaths[1]));
