@@ -87,6 +87,7 @@ public static class EditMask
     public static Tensor Composite(Tensor edited, Tensor input, Tensor mask)
     {
         using var scope = torch.NewDisposeScope();
+        (input, mask) = (input.to(edited.device), mask.to(edited.device));
         var wide = nn.functional.max_pool2d(mask, 3, stride: 1, padding: 1);
         var soft = nn.functional.interpolate(wide, new[] { edited.shape[2], edited.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false);
         long k = Math.Max(1, edited.shape[2] / mask.shape[2]) | 1; // odd, about one latent pixel wide
