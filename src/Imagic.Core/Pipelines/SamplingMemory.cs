@@ -23,23 +23,29 @@ namespace Imagic.Pipelines;
 /// live feature maps leaves out: libtorch's temporaries, convolution workspaces and the allocator's free blocks.
 /// <para>
 /// Measured with <c>--measure sampling-memory</c> of <c>bench/Imagic.Benchmarks</c> (a guided generate, 2 threads), the peak
-/// resident memory above the loaded model (weights plus runtime, 198 to 204 MB more than the weights):
+/// resident memory above the loaded model (weights plus runtime, 198 to 204 MB more than the weights), in MB:
 /// </para>
 /// <code>
-/// model            size (w×h)  sampling  decode  peak     estimate  estimate/peak
-/// tiny-sd1         512×512       253 MB  380 MB    603 MB    736 MB  1.22
-/// tiny-sd1         256×512       146 MB  216 MB    440 MB    505 MB  1.15
-/// models/shapes    256×256       292 MB  172 MB    539 MB    751 MB  1.39
-/// models/shapes     64×512       161 MB  108 MB    407 MB    526 MB  1.29
-/// SD 1.5 (random)  512×512       680 MB 1110 MB  5,375 MB  6,166 MB  1.15 (1 step; 6 steps: 870 and 1156 MB, peak 5,420 MB)
+/// model            size (w×h)  steps  sampling  decode   peak  estimate  estimate/peak
+/// tiny-sd1         512×512        1       253     380     603       950  1.58
+/// tiny-sd1         512×512       20       406     335     629       950  1.51
+/// tiny-sd1         256×512        1       146     216     440       613  1.39
+/// models/shapes    256×256        1       292     172     539     1,120  2.08
+/// models/shapes    256×256       20       530     179     776     1,120  1.44
+/// models/shapes    256×256       50       768     196   1,015     1,120  1.10
+/// models/shapes     64×512       50       352     106     597       710  1.19
+/// SD 1.5 (random)  512×512        1       680   1,110   5,375     6,167  1.15
+/// SD 1.5 (random)  512×512        6       870   1,156   5,420     6,167  1.14  (--measure sd15 --steps 6)
 /// </code>
 /// <para>
-/// The sampling peak grows a little with the number of steps (SD 1.5: 680 MB after 1 step, 870 MB after 6): the allocator
-/// keeps freed blocks. <see cref="UNetOverhead"/> covers the 6-step figure. Commands, from the repository root:
+/// The sampling peak grows with the number of steps, by about one feature map a step (8-12 MB a step on the bundled model
+/// at 256²), because some tensors of each step are freed only when the garbage collector finalizes them: with a
+/// <c>GC.Collect()</c> after every step the resident set stayed flat. <see cref="UNetOverhead"/> covers the 50-step
+/// figure; it could come down to about 5 once every tensor of a step is disposed. Commands, from the repository root:
 /// <c>dotnet run -c Release --project bench/Imagic.Benchmarks -- --measure sampling-memory --model ../shared/reference/tiny-sd1
-/// --height 512 --width 256</c> (and <c>--model models/shapes</c>; <c>--model bench/configs</c> builds SD 1.5 with random
-/// weights; <c>--steps N</c> for more steps). It is meant to refuse what cannot fit, with a modest margin, not to predict
-/// the peak closely; before the inference memory changes of issue 20 it over-estimated SD 1.5 at 512² by 2.7 times.
+/// --height 512 --width 256 --steps 20</c> (<c>--model models/shapes</c>; <c>--model bench/configs</c> builds SD 1.5 with random
+/// weights). It is meant to refuse what cannot fit, with a modest margin, not to predict the peak closely; before this fit
+/// it over-estimated SD 1.5 at 512² by 2.7 times (14.3 GB).
 /// </para>
 /// </remarks>
 public static class SamplingMemory
@@ -58,8 +64,9 @@ public static class SamplingMemory
     /// <summary>The process besides weights and activations: runtime, libtorch, tokenizer (198-204 MB measured), rounded up.</summary>
     public const long RuntimeBytes = 256L << 20;
 
-    /// <summary>Measured UNet peak over counted feature maps (3.6 to 4.3 after one step, 5.0 after six on SD 1.5), rounded up.</summary>
-    public const double UNetOverhead = 5.5;
+    /// <summary>Measured UNet peak over counted feature maps: 3.6 to 4.3 after one step, 6.0 to 6.5 after 20 and 8.6 to 9.4 after
+    /// 50 (see the remarks for why it grows), rounded up.</summary>
+    public const double UNetOverhead = 10;
 
     /// <summary>Measured decoder peak over counted feature maps (1.1 on SD 1.5, 1.5 to 3.4 on the small models, where
     /// fixed costs weigh more), with a margin.</summary>
