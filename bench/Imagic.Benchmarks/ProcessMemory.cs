@@ -29,6 +29,9 @@ public static class ProcessMemory
     /// <summary>The machine's physical memory (MemTotal), in GB.</summary>
     public static double TotalGigabytes() => Kilobytes("/proc/meminfo", "MemTotal:") / 1048576.0;
 
+    /// <summary>The memory the machine can give without swapping (MemAvailable), in GB.</summary>
+    public static double AvailableGigabytes() => Kilobytes("/proc/meminfo", "MemAvailable:") / 1048576.0;
+
     /// <summary>A "Key:\t  1234 kB" line's number. The padding is tabs and spaces, and shrinks to one tab for wide numbers.</summary>
     static double Kilobytes(string file, string key)
     {

@@ -148,7 +148,7 @@ public static class Sd15Benchmark
             $"{Environment.ProcessorCount} cores, {ProcessMemory.TotalGigabytes():F0} GB RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
     }
 
-    static StableDiffusionPipeline Build(string configsDir, string tokenizerDir)
+    internal static StableDiffusionPipeline Build(string configsDir, string tokenizerDir)
     {
         var scheduler = SchedulerConfig.FromFile(Path.Combine(configsDir, "sd15-unet", "scheduler", "scheduler_config.json"));
         torch.manual_seed(0);
@@ -187,7 +187,7 @@ public static class Sd15Benchmark
     /// With a VAE, the call is also split in three parts at the UNet's and the VAE decoder's first layers, each with its
     /// own peak resident memory (the high-water mark is reset at each split).
     /// </summary>
-    sealed class StepClock : IProgress<StepProgress>, IDisposable
+    internal sealed class StepClock : IProgress<StepProgress>, IDisposable
     {
         readonly Stopwatch _clock;
         readonly List<double> _seconds = new();

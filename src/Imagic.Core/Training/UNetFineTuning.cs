@@ -97,6 +97,11 @@ public sealed class UNetFineTuning : IDisposable
         Lora?.Dispose();
         Lora = null;
         _unet.UseGradientCheckpointing = false;
-        foreach (var p in _unet.parameters()) p.requires_grad = false;
+        foreach (var p in _unet.parameters())
+        {
+            // Left in place, a full fine-tuning's gradients would hold a UNet's worth of memory through sampling.
+            p.grad = null;
+            p.requires_grad = false;
+        }
     }
 }

@@ -6,17 +6,40 @@ namespace Imagic.Tests.Pipelines;
 public class SamplingMemoryTests(TinySd1Fixture fixture)
 {
     [Fact]
-    public void Estimate_GrowsWithThePixelCount_AboveTheWeights()
+    public void Estimate_GrowsWithThePixelCount_AboveTheWeightsAndRuntime()
     {
         var pipe = fixture.Pipeline;
 
         var (weights, _, _) = SamplingMemory.EstimateParts(pipe, 64, 64);
+        long fixedBytes = weights + SamplingMemory.RuntimeBytes;
         long small = SamplingMemory.EstimateBytes(pipe, 256, 256);
         long large = SamplingMemory.EstimateBytes(pipe, 512, 512);
 
-        Assert.True(small > weights);
+        Assert.True(small > fixedBytes);
         // Four times the pixels: about four times the activations.
-        Assert.InRange((large - weights) / (double)(small - weights), 3.5, 4.5);
+        Assert.InRange((large - fixedBytes) / (double)(small - fixedBytes), 3.5, 4.5);
+    }
+
+    [Fact]
+    public void Estimate_NeverShrinks_AsEitherSideGrows()
+    {
+        // Given the tiny model, and sides from one latent pixel to 1024 px
+        var pipe = fixture.Pipeline;
+        int[] sides = [8, 16, 40, 64, 128, 200, 256, 512, 1024];
+
+        // When the estimate is taken for every height and width among them
+        long[,] bytes = new long[sides.Length, sides.Length];
+        for (int i = 0; i < sides.Length; i++)
+            for (int j = 0; j < sides.Length; j++)
+                bytes[i, j] = SamplingMemory.EstimateBytes(pipe, sides[i], sides[j]);
+
+        // Then a larger height or width never needs less
+        for (int i = 0; i < sides.Length; i++)
+            for (int j = 0; j < sides.Length; j++)
+            {
+                if (i > 0) Assert.True(bytes[i, j] >= bytes[i - 1, j], $"{sides[j]}x{sides[i]} needs less than {sides[j]}x{sides[i - 1]}");
+                if (j > 0) Assert.True(bytes[i, j] >= bytes[i, j - 1], $"{sides[j]}x{sides[i]} needs less than {sides[j - 1]}x{sides[i]}");
+            }
     }
 
     [Fact]
