@@ -30,6 +30,8 @@ public class EditMaskTests
         Assert.True(far.equal(input[.., .., 12.., 12..].expand(2, -1, -1, -1)).all().item<bool>());
         Assert.True(output[.., .., ..2, ..2].allclose(edited[.., .., ..2, ..2]));
         Assert.Equal(new long[] { 2, 3, 16, 16 }, output.shape);
+        // and the caller's input and mask survive it, as a sampler that composites every η with one cached mask needs
+        Assert.True(EditMask.Composite(edited, input, mask).equal(output).all().item<bool>());
     }
 
     [Fact]
