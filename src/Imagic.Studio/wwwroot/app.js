@@ -151,6 +151,7 @@ async function showRun(id) {
   $("sample-seed").value = run.seed;
   $("eta").value = run.eta;
   $("mask").checked = run.mask === "auto"; // the run's own setting; the page may change it for stage C
+  state.run = null; // shown afresh, with the control's state, even when it is the run shown already
   update(run);
   if (!isFinal(run)) listen(id);
 }
@@ -468,9 +469,13 @@ async function init() {
   }
   await refreshRuns();
   setInterval(refreshRuns, 10000);
-  // A link to one run (#run=<id>) opens it.
-  const linked = /^#run=(.+)$/.exec(location.hash);
-  if (linked) showRun(decodeURIComponent(linked[1]));
+  // A link to one run (#run=<id>) opens it, also when only the hash changes.
+  const openLinked = () => {
+    const linked = /^#run=(.+)$/.exec(location.hash);
+    if (linked && decodeURIComponent(linked[1]) !== state.current) showRun(decodeURIComponent(linked[1]));
+  };
+  window.addEventListener("hashchange", openLinked);
+  openLinked();
 }
 
 init().catch((e) => { $("form-error").textContent = `Cannot reach the studio: ${e.message}`; });

@@ -78,6 +78,18 @@ public class StudioBrowserTests
         await page.WaitForFunctionAsync("() => document.getElementById('edited').dataset.mask === 'none'", null, new() { Timeout = 120_000 });
         Assert.Equal(after, await ShownPixels(page));
         Assert.True(await page.IsHiddenAsync("#region"));
+
+        // When a run made with mask=auto (through the API, with no training steps) is opened by its link
+        var posted = await studio.PostEditAsync(stepsA: 0, stepsB: 0, image: await File.ReadAllBytesAsync(Path.Combine(TestPaths.RepoRoot, "samples", "red-circle.png")),
+            change: f => f.Add(new StringContent("auto"), "mask"));
+        string maskedRun = (await StudioTestHost.Json(posted)).GetProperty("id").GetString()!;
+        await studio.WaitForStatusAsync(maskedRun, "ready", "failed");
+        await page.GotoAsync($"{studio.Client.BaseAddress}#run={maskedRun}");
+
+        // Then the control shows it on, and its first sample is shown with the mask, the region over the input
+        await page.WaitForFunctionAsync("() => document.getElementById('edited').dataset.mask === 'auto'", null, new() { Timeout = 120_000 });
+        Assert.True(await page.IsCheckedAsync("#mask"));
+        await page.WaitForSelectorAsync("#region", new() { State = WaitForSelectorState.Visible, Timeout = 120_000 });
         Assert.Empty(consoleErrors);
     }
 
