@@ -116,10 +116,16 @@ internal sealed class RunSampler : IDisposable
         Load(runDir);
         using var scope = torch.NewDisposeScope();
         var input = _session!.InputImage;
-        var weights = EditMask.Weights(_editor!.EditRegion(_session).to(input.device), input.shape[2], input.shape[3]);
-        // At least grey level 1 wherever the weight is not 0, so that black means exactly the input's pixels.
-        weights = torch.where(weights > 0, weights.clamp_min(1 / 255f), weights);
-        ImageIO.SavePng(ImageTensors.ToImage((weights * 2 - 1).expand(1, 3, -1, -1)), path);
+        int height = (int)input.shape[2], width = (int)input.shape[3];
+        var weights = EditMask.Weights(_editor!.EditRegion(_session).to(input.device), height, width).cpu().contiguous().data<float>().ToArray();
+        var pixels = new byte[weights.Length * 3];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            // At least grey level 1 wherever the weight is not 0, so that black means exactly the input's pixels.
+            byte grey = weights[i] > 0 ? (byte)Math.Clamp(Math.Round(weights[i] * 255.0), 1, 255) : (byte)0;
+            pixels[3 * i] = pixels[3 * i + 1] = pixels[3 * i + 2] = grey;
+        }
+        ImageIO.SavePng(new RgbImage(width, height, pixels), path);
         return path;
     }
 
