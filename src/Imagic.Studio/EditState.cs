@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Imagic.Editing;
 
 namespace Imagic.Studio;
 
@@ -7,8 +8,10 @@ namespace Imagic.Studio;
 /// <param name="Stage">"stage A", "stage B", "stage C (η sweep)" while training; "done" when trained.</param>
 /// <param name="EtaSeconds">The estimated time left in the current stage.</param>
 /// <param name="QueuePosition">For a queued edit: how many edits train before it.</param>
+/// <param name="Mask">The run's own stage C mask (<see cref="ImagicOptions.Mask"/>): what a sample uses unless the request says.</param>
 public sealed record EditState(string Id, string Prompt, string Status, string Stage, int Step, int Total, double? Loss,
-    double? EtaSeconds, string? Error, long Seed, double Eta, string Recipe, DateTimeOffset Created, int? QueuePosition = null)
+    double? EtaSeconds, string? Error, long Seed, double Eta, string Recipe, DateTimeOffset Created, int? QueuePosition = null,
+    EditMaskMode Mask = EditMaskMode.None)
 {
     public const string Queued = "queued", Training = "training", Ready = "ready", Failed = "failed", Cancelled = "cancelled",
         Interrupted = "interrupted";

@@ -7,13 +7,17 @@ using TorchSharp;
 namespace Imagic.Studio;
 
 /// <summary>
-/// Stage C on demand: the image of a trained run at one (η, seed), cached on disk in the run folder as
-/// <c>samples/cache/eta_0.70_seed_0.png</c>, so a value already seen returns at once.
+/// Stage C on demand: the image of a trained run at one (η, seed), with or without the edit mask, cached on disk in the
+/// run folder as <c>samples/cache/eta_0.70_seed_0.png</c> (<c>eta_0.70_seed_0_mask.png</c> with the mask), so a value
+/// already seen returns at once.
 /// </summary>
 /// <remarks>
 /// Training fine-tunes its pipeline's UNet in place, so sampling has a pipeline of its own and loads the run's
 /// fine-tuned weights into it; that lets finished runs be sampled while another edit trains. One sample is
 /// computed at a time, each wholly on one thread, because TorchSharp's dispose scopes belong to a thread.
+/// The mask does not need retraining: the editor samples without it, and with <see cref="EditMaskMode.Auto"/> each image
+/// is composited with the run's edit region, estimated once when first needed and kept while the run stays loaded
+/// (as <see cref="ImagicEditor.Sample"/> does with the run's own <c>mask: auto</c>, so the images are the same).
 /// </remarks>
 internal sealed class RunSampler : IDisposable
 {
@@ -34,29 +38,59 @@ internal sealed class RunSampler : IDisposable
         _fingerprint = new Lazy<string>(() => ModelFingerprint.Compute(modelDir));
     }
 
-    /// <summary>The file name of one sample, as <c>imagic edit</c> names its sweep images.</summary>
-    public static string FileName(double eta, long seed) =>
-        string.Create(CultureInfo.InvariantCulture, $"eta_{eta:F2}_seed_{seed}.png");
+    /// <summary>The file of the run's edit region in its cache: <see cref="EditMask.Weights"/> as grey levels, white where it may change.</summary>
+    public const string RegionFile = "edit_region.png";
 
-    /// <summary>The sample, from the cache or from the edit's own sweep, if it was made already.</summary>
-    public static string? Cached(string runDir, double eta, long seed)
+    /// <summary>
+    /// The file name of one sample: as <c>imagic edit</c> names its sweep images, with <c>_mask</c> before the extension
+    /// when the mask is on.
+    /// </summary>
+    public static string FileName(double eta, long seed, EditMaskMode mask = EditMaskMode.None) =>
+        string.Create(CultureInfo.InvariantCulture, $"eta_{eta:F2}_seed_{seed}{(mask == EditMaskMode.Auto ? "_mask" : "")}.png");
+
+    /// <summary>The sample, from the cache or from the edit's own sweep (if the run's own mask is <paramref name="mask"/>), if it was made already.</summary>
+    public static string? Cached(string runDir, double eta, long seed, EditMaskMode mask)
     {
-        var name = FileName(eta, seed);
-        foreach (var path in new[] { Path.Combine(runDir, "samples", "cache", name), Path.Combine(runDir, "samples", name) })
-            if (File.Exists(path)) return path;
-        return null;
+        var cached = Path.Combine(runDir, "samples", "cache", FileName(eta, seed, mask));
+        if (File.Exists(cached)) return cached;
+        var swept = Path.Combine(runDir, "samples", FileName(eta, seed));
+        return File.Exists(swept) && EditRun.Open(runDir).ReadManifest().Options.Mask == mask ? swept : null;
     }
 
-    /// <summary>Returns the PNG of run <paramref name="runDir"/> at (η, seed), computing and caching it if needed.</summary>
+    /// <summary>
+    /// Returns the PNG of run <paramref name="runDir"/> at (η, seed) with <paramref name="mask"/> (whatever the run's own),
+    /// computing and caching it if needed.
+    /// </summary>
     /// <exception cref="ImagicException">The run is not trained, or was made with another model.</exception>
-    public async Task<(string Path, bool FromCache)> SampleAsync(string runDir, double eta, long seed, CancellationToken cancellation)
+    public async Task<(string Path, bool FromCache)> SampleAsync(string runDir, double eta, long seed, EditMaskMode mask,
+        CancellationToken cancellation)
     {
-        if (Cached(runDir, eta, seed) is string hit) return (hit, true);
+        if (Cached(runDir, eta, seed, mask) is string hit) return (hit, true);
+        return await Serialized(() => Cached(runDir, eta, seed, mask), () => ComputeSample(runDir, eta, seed, mask, cancellation),
+            cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Returns the PNG of run <paramref name="runDir"/>'s edit region (<see cref="RegionFile"/>, the input's size: white where
+    /// a sample with the mask may differ from the input, black where it is the input's pixels), computing it if needed.
+    /// </summary>
+    /// <exception cref="ImagicException">The run is not trained, or was made with another model.</exception>
+    public async Task<(string Path, bool FromCache)> RegionAsync(string runDir, CancellationToken cancellation)
+    {
+        var path = Path.Combine(runDir, "samples", "cache", RegionFile);
+        if (File.Exists(path)) return (path, true);
+        return await Serialized(() => File.Exists(path) ? path : null, () => ComputeRegion(runDir, path), cancellation)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="compute"/> alone on a thread of its own, unless <paramref name="cached"/> finds the file made while this call waited.</summary>
+    async Task<(string Path, bool FromCache)> Serialized(Func<string?> cached, Func<string> compute, CancellationToken cancellation)
+    {
         await _gate.WaitAsync(cancellation).ConfigureAwait(false);
         try
         {
-            if (Cached(runDir, eta, seed) is string made) return (made, true); // computed while this request waited
-            var path = await Task.Run(() => Compute(runDir, eta, seed, cancellation), cancellation).ConfigureAwait(false);
+            if (cached() is string made) return (made, true);
+            var path = await Task.Run(compute, cancellation).ConfigureAwait(false);
             return (path, false);
         }
         finally
@@ -65,13 +99,33 @@ internal sealed class RunSampler : IDisposable
         }
     }
 
-    string Compute(string runDir, double eta, long seed, CancellationToken cancellation)
+    string ComputeSample(string runDir, double eta, long seed, EditMaskMode mask, CancellationToken cancellation)
     {
         Load(runDir);
         using var scope = torch.NewDisposeScope();
-        var image = ImageTensors.ToImage(_editor!.Sample(_session!, [eta], seed, cancellation: cancellation)[0]);
-        var path = Path.Combine(runDir, "samples", "cache", FileName(eta, seed));
-        ImageIO.SavePng(image, path);
+        var images = _editor!.Sample(_session!, [eta], seed, cancellation: cancellation);
+        if (mask == EditMaskMode.Auto)
+            images = EditMask.Composite(images, _session!.InputImage, _editor.EditRegion(_session));
+        var path = Path.Combine(runDir, "samples", "cache", FileName(eta, seed, mask));
+        ImageIO.SavePng(ImageTensors.ToImage(images[0]), path);
+        return path;
+    }
+
+    string ComputeRegion(string runDir, string path)
+    {
+        Load(runDir);
+        using var scope = torch.NewDisposeScope();
+        var input = _session!.InputImage;
+        int height = (int)input.shape[2], width = (int)input.shape[3];
+        var weights = EditMask.Weights(_editor!.EditRegion(_session).to(input.device), height, width).cpu().contiguous().data<float>().ToArray();
+        var pixels = new byte[weights.Length * 3];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            // At least grey level 1 wherever the weight is not 0, so that black means exactly the input's pixels.
+            byte grey = weights[i] > 0 ? (byte)Math.Clamp(Math.Round(weights[i] * 255.0), 1, 255) : (byte)0;
+            pixels[3 * i] = pixels[3 * i + 1] = pixels[3 * i + 2] = grey;
+        }
+        ImageIO.SavePng(new RgbImage(width, height, pixels), path);
         return path;
     }
 
@@ -101,7 +155,8 @@ internal sealed class RunSampler : IDisposable
             _pipe = StableDiffusionPipeline.Load(_modelDir, _loading);
             _pipeHoldsARun = false;
         }
-        _editor = new ImagicEditor(_pipe, manifest.Options);
+        // Without the mask: each request says whether to composite (ComputeSample).
+        _editor = new ImagicEditor(_pipe, manifest.Options with { Mask = EditMaskMode.None });
         // Every UNet weight is replaced by the run's fine-tuned one, whatever run was loaded before.
         _pipeHoldsARun = true;
         _session = run.LoadSession(_pipe.UNet);

@@ -84,11 +84,11 @@ internal sealed partial class RunStore
         var (status, error, recipe) = ReadOutcome(dir);
         if (m.Status == "trained")
             return new EditState(id, m.TargetText, EditState.Ready, "done", 0, 0, null, null, null, m.Options.Seed, m.Options.Eta,
-                recipe, created);
+                recipe, created, Mask: m.Options.Mask);
         var stage = Enum.TryParse<EditStage>(m.Stage, out var s) ? s : EditStage.EmbeddingOptimization;
         var (name, total) = stage == EditStage.ModelFineTuning ? ("stage B", m.Options.FinetuneSteps) : ("stage A", m.Options.EmbeddingSteps);
         return new EditState(id, m.TargetText, status ?? EditState.Interrupted, name, m.Step, total, null, null, error,
-            m.Options.Seed, m.Options.Eta, recipe, created);
+            m.Options.Seed, m.Options.Eta, recipe, created, Mask: m.Options.Mask);
     }
 
     /// <summary>Records the recipe of a run made here, and later why it stopped; written atomically.</summary>

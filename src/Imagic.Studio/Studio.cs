@@ -58,7 +58,7 @@ internal sealed class Studio : IDisposable
         var dir = Runs.DirOf(id)!;
         var request = new EditRequest(imagePath, prompt, Options.ModelDir, dir, options, FitMode.CenterCrop, SweepSeeds: 1, Options.Loading);
         var state = new EditState(id, prompt, EditState.Queued, "", 0, 0, null, null, null, options.Seed, options.Eta, recipe,
-            DateTimeOffset.UtcNow);
+            DateTimeOffset.UtcNow, Mask: options.Mask);
         var job = new EditJob(id, dir, request, state);
         Queue.Enqueue(job);
         return job.State with { QueuePosition = Queue.PositionOf(job) };

@@ -122,7 +122,7 @@ public static class StudioApp
             defaults = new
             {
                 embedding_steps = s.ModelDefaults.EmbeddingSteps, finetune_steps = s.ModelDefaults.FinetuneSteps,
-                seed = s.ModelDefaults.Seed, eta = s.ModelDefaults.Eta, eta_sweep = s.ModelDefaults.EtaSweep,
+                seed = s.ModelDefaults.Seed, eta = s.ModelDefaults.Eta, eta_sweep = s.ModelDefaults.EtaSweep, mask = s.ModelDefaults.Mask,
             },
             limits = new
             {
@@ -151,6 +151,7 @@ public static class StudioApp
         });
         api.MapGet("/edits/{id}/sample", Sample);
         api.MapGet("/edits/{id}/grid", Grid);
+        api.MapGet("/edits/{id}/mask", Region);
         api.MapDelete("/edits/{id}", (string id, Studio s) =>
         {
             if (s.Describe(id) is not EditState state) return NotFound(id);
@@ -180,7 +181,7 @@ public static class StudioApp
     };
 
     /// <summary><c>POST /api/edits</c>: multipart <c>image</c> (or <c>sample</c>, a name from /api/info), <c>prompt</c>,
-    /// optional <c>recipe</c>, <c>seed</c>, <c>embedding_steps</c>, <c>finetune_steps</c>.</summary>
+    /// optional <c>recipe</c>, <c>seed</c>, <c>embedding_steps</c>, <c>finetune_steps</c>, <c>mask</c>.</summary>
     static async Task<IResult> CreateEdit(HttpRequest http, Studio s)
     {
         if (!http.HasFormContentType)
@@ -208,11 +209,13 @@ public static class StudioApp
             return Error(400, $"embedding_steps {aError}");
         if (!TryParse(form["finetune_steps"], 0, s.Options.MaxTrainingSteps, out long? stepsB, out var bError))
             return Error(400, $"finetune_steps {bError}");
-
         var defaults = s.Recipes.Options(recipe);
+        if (!TryMask(form["mask"], defaults.Mask, out var mask, out var maskError)) return Error(400, maskError);
+
         var options = defaults with
         {
             Seed = seed ?? defaults.Seed,
+            Mask = mask,
             EmbeddingSteps = (int?)stepsA ?? defaults.EmbeddingSteps,
             FinetuneSteps = (int?)stepsB ?? defaults.FinetuneSteps,
             // The edit itself samples only the default η; the page asks for every other value on demand.
@@ -291,6 +294,22 @@ public static class StudioApp
         return true;
     }
 
+    /// <summary>Stage C's mask from a query or form field: <c>auto</c> or <c>none</c>, or <paramref name="fallback"/> when absent.</summary>
+    static bool TryMask(string? text, EditMaskMode fallback, out EditMaskMode mask, out string error)
+    {
+        error = "";
+        mask = fallback;
+        switch (text?.Trim())
+        {
+            case null or "": return true;
+            case "auto": mask = EditMaskMode.Auto; return true;
+            case "none": mask = EditMaskMode.None; return true;
+            default:
+                error = $"mask must be 'auto' or 'none', got '{text}'.";
+                return false;
+        }
+    }
+
     /// <summary>The run's folder if it is trained and can be sampled, else the error to answer.</summary>
     static IResult? CheckSampleable(string id, Studio s, out EditState? state)
     {
@@ -301,15 +320,19 @@ public static class StudioApp
         return null;
     }
 
-    /// <summary><c>GET /api/edits/{id}/sample?eta=0.7&amp;seed=0[&amp;download=1]</c>: the PNG at (η, seed).</summary>
+    /// <summary>
+    /// <c>GET /api/edits/{id}/sample?eta=0.7&amp;seed=0[&amp;mask=auto|none][&amp;download=1]</c>: the PNG at (η, seed), with
+    /// the mask if asked (by default the run's own setting).
+    /// </summary>
     static async Task<IResult> Sample(string id, HttpContext http, Studio s)
     {
         if (CheckSampleable(id, s, out var state) is IResult problem) return problem;
         if (!TryEta(http.Request.Query["eta"], state!.Eta, out double eta, out var etaError)) return Error(400, etaError);
         if (!TryParse(http.Request.Query["seed"], 0, long.MaxValue, out long? seed, out var seedError)) return Error(400, $"seed {seedError}");
+        if (!TryMask(http.Request.Query["mask"], state.Mask, out var mask, out var maskError)) return Error(400, maskError);
         try
         {
-            var (path, fromCache) = await s.Sampler.SampleAsync(s.Runs.DirOf(id)!, eta, seed ?? state.Seed, http.RequestAborted);
+            var (path, fromCache) = await s.Sampler.SampleAsync(s.Runs.DirOf(id)!, eta, seed ?? state.Seed, mask, http.RequestAborted);
             http.Response.Headers["X-Imagic-Cache"] = fromCache ? "hit" : "miss";
             http.Response.Headers.CacheControl = "no-cache";
             string? download = http.Request.Query["download"] == "1" ? $"{id}_{Path.GetFileName(path)}" : null;
@@ -322,8 +345,28 @@ public static class StudioApp
     }
 
     /// <summary>
-    /// <c>GET /api/edits/{id}/grid?etas=0.5,0.7,0.9&amp;seeds=2</c>: writes the labelled η × seed grid (η across, seeds down,
-    /// from the run's seed) to <c>samples/studio_grid.png</c> in the run folder and returns it.
+    /// <c>GET /api/edits/{id}/mask</c>: the run's edit region as a PNG of the input's size, white where a sample with
+    /// <c>mask=auto</c> may change the input and black where it keeps the input's pixels (grey at the blended border).
+    /// Estimated once per run and cached in its folder.
+    /// </summary>
+    static async Task<IResult> Region(string id, HttpContext http, Studio s)
+    {
+        if (CheckSampleable(id, s, out _) is IResult problem) return problem;
+        try
+        {
+            var (path, fromCache) = await s.Sampler.RegionAsync(s.Runs.DirOf(id)!, http.RequestAborted);
+            http.Response.Headers["X-Imagic-Cache"] = fromCache ? "hit" : "miss";
+            return Results.File(path, "image/png");
+        }
+        catch (ImagicException e)
+        {
+            return Error(409, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// <c>GET /api/edits/{id}/grid?etas=0.5,0.7,0.9&amp;seeds=2[&amp;mask=auto|none]</c>: writes the labelled η × seed grid (η
+    /// across, seeds down, from the run's seed) to <c>samples/studio_grid.png</c> in the run folder and returns it.
     /// </summary>
     static async Task<IResult> Grid(string id, HttpContext http, Studio s)
     {
@@ -339,6 +382,7 @@ public static class StudioApp
         }
         if (etas.Count is 0 or > 12) return Error(400, $"etas must list 1 to 12 values, got {etas.Count}.");
         if (!TryParse(http.Request.Query["seeds"], 1, 8, out long? seedCount, out var seedsError)) return Error(400, $"seeds {seedsError}");
+        if (!TryMask(http.Request.Query["mask"], state!.Mask, out var mask, out var maskError)) return Error(400, maskError);
         var seeds = Enumerable.Range(0, (int)(seedCount ?? 2)).Select(i => state!.Seed + i).ToList();
         var dir = s.Runs.DirOf(id)!;
         try
@@ -348,7 +392,7 @@ public static class StudioApp
             {
                 var row = new List<RgbImage>();
                 foreach (var eta in etas)
-                    row.Add(ImageIO.Load((await s.Sampler.SampleAsync(dir, eta, seed, http.RequestAborted)).Path));
+                    row.Add(ImageIO.Load((await s.Sampler.SampleAsync(dir, eta, seed, mask, http.RequestAborted)).Path));
                 rows.Add(row);
             }
             var grid = ImageGrid.Compose(rows, etas.Select(e => string.Create(CultureInfo.InvariantCulture, $"η={e:0.0#}")).ToList(),

@@ -87,11 +87,22 @@ public static class EditMask
     public static Tensor Composite(Tensor edited, Tensor input, Tensor mask)
     {
         using var scope = torch.NewDisposeScope();
-        (input, mask) = (input.to(edited.device), mask.to(edited.device));
-        var wide = nn.functional.max_pool2d(mask, 3, stride: 1, padding: 1);
-        var soft = nn.functional.interpolate(wide, new[] { edited.shape[2], edited.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false);
-        long k = Math.Max(1, edited.shape[2] / mask.shape[2]) | 1; // odd, about one latent pixel wide
-        soft = nn.functional.avg_pool2d(soft, k, stride: 1, padding: k / 2, count_include_pad: false).clamp(0, 1);
+        input = input.to(edited.device);
+        var soft = Weights(mask.to(edited.device), edited.shape[2], edited.shape[3]);
         return (soft * edited + (1 - soft) * input).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The composite's weight of the edited image at each pixel of an image <paramref name="height"/> × <paramref name="width"/>:
+    /// <paramref name="mask"/> [1, 1, h, w] widened by one latent pixel, enlarged and blurred, [1, 1, H, W] in [0, 1].
+    /// Where it is 0 the composite is the input bit for bit.
+    /// </summary>
+    public static Tensor Weights(Tensor mask, long height, long width)
+    {
+        using var scope = torch.NewDisposeScope();
+        var wide = nn.functional.max_pool2d(mask, 3, stride: 1, padding: 1);
+        var soft = nn.functional.interpolate(wide, new[] { height, width }, mode: InterpolationMode.Bilinear, align_corners: false);
+        long k = Math.Max(1, height / mask.shape[2]) | 1; // odd, about one latent pixel wide
+        return nn.functional.avg_pool2d(soft, k, stride: 1, padding: k / 2, count_include_pad: false).clamp(0, 1).MoveToOuterDisposeScope();
     }
 }

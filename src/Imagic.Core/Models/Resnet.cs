@@ -55,7 +55,11 @@ public sealed class ResnetBlock2D : Module
         var skip = conv_shortcut is null ? x : conv_shortcut.call(x);
         var y = h.ConsumedBy(v => skip + v);
         if (_outputScale != 1.0)
-            y = y.ConsumedBy(v => v / _outputScale);
+        {
+            // An explicit Scalar: one converted implicitly is left to the finalizer, which can free it while libtorch reads it.
+            using var scale = _outputScale.ToScalar();
+            y = y.ConsumedBy(v => v / scale);
+        }
         return y.MoveToOuterDisposeScope();
     }
 }

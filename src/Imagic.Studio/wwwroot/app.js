@@ -136,6 +136,7 @@ async function showRun(id) {
   $("run").hidden = false;
   $("result").hidden = true;
   $("grid-figure").hidden = true;
+  $("region").hidden = true;
   $("run-error").textContent = "";
   let run, losses;
   try {
@@ -149,6 +150,8 @@ async function showRun(id) {
   state.losses = { a: losses.stage_a.filter((v) => v != null), b: losses.stage_b.filter((v) => v != null) };
   $("sample-seed").value = run.seed;
   $("eta").value = run.eta;
+  $("mask").checked = run.mask === "auto"; // the run's own setting; the page may change it for stage C
+  state.run = null; // shown afresh, with the control's state, even when it is the run shown already
   update(run);
   if (!isFinal(run)) listen(id);
 }
@@ -198,6 +201,7 @@ function update(run) {
   if (ready && (!previous || previous.id !== run.id || previous.status !== "ready")) {
     $("input").src = `/api/edits/${encodeURIComponent(run.id)}/input`;
     showEta();
+    showRegion();
     loadSample();
   }
 }
@@ -300,10 +304,48 @@ function showEta() {
   $("eta-value").textContent = etaText();
 }
 
+function maskText() {
+  return $("mask").checked ? "auto" : "none";
+}
+
 function sampleUrl(download) {
   const id = encodeURIComponent(state.current);
   const seed = Math.max(0, Math.floor(Number($("sample-seed").value) || 0));
-  return `/api/edits/${id}/sample?eta=${etaText()}&seed=${seed}` + (download ? "&download=1" : "");
+  return `/api/edits/${id}/sample?eta=${etaText()}&seed=${seed}&mask=${maskText()}` + (download ? "&download=1" : "");
+}
+
+// With the mask on, the input is shown with the part every η keeps dimmed (the region PNG, multiplied over it).
+async function showRegion() {
+  const region = $("region");
+  const id = state.current;
+  if (!$("mask").checked || !state.run || state.run.status !== "ready") {
+    region.hidden = true;
+    $("input-caption").textContent = "Input";
+    return;
+  }
+  $("input-caption").textContent = "Input · estimating the edit region…";
+  try {
+    const blob = await (await api(`/api/edits/${encodeURIComponent(id)}/mask`)).blob();
+    if (state.current !== id || !$("mask").checked) return;
+    const old = region.src;
+    region.onload = () => {
+      region.dataset.run = id;
+      if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    };
+    region.src = URL.createObjectURL(blob);
+    region.hidden = false;
+    $("input-caption").textContent = "Input · the dimmed part is kept as it is";
+  } catch (e) {
+    if (state.current === id) {
+      $("input-caption").textContent = "Input";
+      $("run-error").textContent = e.message;
+    }
+  }
+}
+
+function toggleMask() {
+  showRegion();
+  scheduleSample();
 }
 
 async function loadSample() {
@@ -313,6 +355,7 @@ async function loadSample() {
   state.sampleRequest = request;
   const url = sampleUrl(false);
   const eta = etaText();
+  const mask = maskText();
   $("download").href = sampleUrl(true);
   $("spinner").hidden = false;
   try {
@@ -322,11 +365,12 @@ async function loadSample() {
     const old = img.src;
     img.onload = () => {
       img.dataset.eta = eta;
+      img.dataset.mask = mask;
       img.dataset.url = url;
       if (old.startsWith("blob:")) URL.revokeObjectURL(old);
     };
     img.src = URL.createObjectURL(blob);
-    $("edited-caption").textContent = `Edited · η = ${eta}, seed ${$("sample-seed").value}`;
+    $("edited-caption").textContent = `Edited · η = ${eta}, seed ${$("sample-seed").value}` + (mask === "auto" ? " · mask" : "");
     $("run-error").textContent = "";
   } catch (e) {
     if (e.name !== "AbortError") $("run-error").textContent = e.message;
@@ -350,7 +394,7 @@ async function showGrid() {
   $("grid-caption").textContent = "Sampling the grid…";
   $("grid-figure").hidden = false;
   try {
-    const blob = await (await api(`/api/edits/${encodeURIComponent(state.current)}/grid?seeds=2`)).blob();
+    const blob = await (await api(`/api/edits/${encodeURIComponent(state.current)}/grid?seeds=2&mask=${maskText()}`)).blob();
     $("grid").src = URL.createObjectURL(blob);
     $("grid-caption").textContent = "η across, seeds down; written to samples/studio_grid.png in the run folder.";
   } catch (e) {
@@ -385,6 +429,7 @@ async function init() {
   $("start").addEventListener("click", startEdit);
   $("eta").addEventListener("input", scheduleSample);
   $("sample-seed").addEventListener("change", scheduleSample);
+  $("mask").addEventListener("change", toggleMask);
   $("grid-button").addEventListener("click", showGrid);
   $("cancel").addEventListener("click", cancelRun);
   $("resume").addEventListener("click", resumeRun);
@@ -424,9 +469,13 @@ async function init() {
   }
   await refreshRuns();
   setInterval(refreshRuns, 10000);
-  // A link to one run (#run=<id>) opens it.
-  const linked = /^#run=(.+)$/.exec(location.hash);
-  if (linked) showRun(decodeURIComponent(linked[1]));
+  // A link to one run (#run=<id>) opens it, also when only the hash changes.
+  const openLinked = () => {
+    const linked = /^#run=(.+)$/.exec(location.hash);
+    if (linked && decodeURIComponent(linked[1]) !== state.current) showRun(decodeURIComponent(linked[1]));
+  };
+  window.addEventListener("hashchange", openLinked);
+  openLinked();
 }
 
 init().catch((e) => { $("form-error").textContent = `Cannot reach the studio: ${e.message}`; });

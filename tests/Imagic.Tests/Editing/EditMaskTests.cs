@@ -35,6 +35,28 @@ public class EditMaskTests
     }
 
     [Fact]
+    public void Weights_AreOneOnTheMask_ZeroFarFromIt_AndAreTheCompositesBlend()
+    {
+        // Given a mask of one latent pixel in the top-left corner of 4x4 latents, and two images of 16 px
+        using var scope = torch.NewDisposeScope();
+        using var generator = new Generator(2);
+        var mask = torch.zeros(1, 1, 4, 4);
+        mask[0, 0, 0, 0] = torch.tensor(1f);
+        var input = torch.rand(new long[] { 1, 3, 16, 16 }, generator: generator) * 2 - 1;
+        var edited = torch.rand(new long[] { 1, 3, 16, 16 }, generator: generator) * 2 - 1;
+
+        // When the composite's weights are computed at image size (as the Studio shows the region)
+        var weights = EditMask.Weights(mask, 16, 16);
+
+        // Then they lie in [0, 1], are 1 on the masked pixel's block, 0 beyond the widened border, and the composite is their blend
+        Assert.Equal(new long[] { 1, 1, 16, 16 }, weights.shape);
+        Assert.True(weights.ge(0).all().item<bool>() && weights.le(1).all().item<bool>());
+        Assert.True(weights[.., .., ..2, ..2].eq(1).all().item<bool>());
+        Assert.True(weights[.., .., 12.., ..].eq(0).all().item<bool>() && weights[.., .., .., 12..].eq(0).all().item<bool>());
+        Assert.True(EditMask.Composite(edited, input, mask).equal(weights * edited + (1 - weights) * input).all().item<bool>());
+    }
+
+    [Fact]
     public void Estimate_WhenTheEmbeddingsAgree_IsEmpty()
     {
         // Given the tiny model and one embedding as both target and optimised embedding

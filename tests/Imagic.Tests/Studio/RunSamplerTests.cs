@@ -19,10 +19,10 @@ public class RunSamplerTests
         var (forgetting, _) = EditWorkflow.Start(new EditRequest(image, "a photo of a cat", TestPaths.TinySd1,
             Path.Combine(dir, "forgetting"), EditTestData.FastOptions with { EtaSweep = [1.0], Forget = UNetHalf.Decoder }));
         using var sampler = new RunSampler(TestPaths.TinySd1);
-        await sampler.SampleAsync(plain.Dir, 1.0, seed: 3, CancellationToken.None);
+        await sampler.SampleAsync(plain.Dir, 1.0, seed: 3, EditMaskMode.None, CancellationToken.None);
 
         // When it samples the forgetting run
-        var (path, fromCache) = await sampler.SampleAsync(forgetting.Dir, 1.0, seed: 3, CancellationToken.None);
+        var (path, fromCache) = await sampler.SampleAsync(forgetting.Dir, 1.0, seed: 3, EditMaskMode.None, CancellationToken.None);
 
         // Then the image is the one 'imagic sample' gives, with the pretrained decoder and not the first run's
         Assert.False(fromCache);

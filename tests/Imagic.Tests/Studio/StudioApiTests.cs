@@ -136,6 +136,8 @@ public class StudioApiTests
         await AssertOneLineError(await studio.PostEditAsync(stepsA: -1), HttpStatusCode.BadRequest, "embedding_steps");
         await AssertOneLineError(await studio.PostEditAsync(stepsB: 1_000_000), HttpStatusCode.BadRequest, "finetune_steps");
         await AssertOneLineError(await studio.PostEditAsync(change: f => f.Add(new StringContent("x7"), "seed")), HttpStatusCode.BadRequest, "seed");
+        await AssertOneLineError(await studio.PostEditAsync(change: f => f.Add(new StringContent("everything"), "mask")),
+            HttpStatusCode.BadRequest, "mask must be 'auto'");
         await AssertOneLineError(await studio.Client.PostAsync("/api/edits", new StringContent("{}")), HttpStatusCode.UnsupportedMediaType, "multipart");
         var sampleOutside = new MultipartFormDataContent { { new StringContent("../../etc/passwd"), "sample" }, { new StringContent("a dog"), "prompt" } };
         await AssertOneLineError(await studio.Client.PostAsync("/api/edits", sampleOutside), HttpStatusCode.BadRequest, "sample");
@@ -222,7 +224,7 @@ public class StudioApiTests
         Assert.Equal("trained", EditRun.Open(Path.Combine(runs, "interrupted")).ReadManifest().Status);
     }
 
-    static async Task AssertOneLineError(HttpResponseMessage response, HttpStatusCode expected, string mentions)
+    internal static async Task AssertOneLineError(HttpResponseMessage response, HttpStatusCode expected, string mentions)
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(expected == response.StatusCode, $"expected {expected}, got {response.StatusCode}: {body}");

@@ -15,6 +15,7 @@ namespace Imagic.Tests.Studio;
 internal sealed class StudioTestHost : IAsyncDisposable
 {
     static readonly Lazy<string> FastModel = new(CreateFastModel);
+    static readonly Lazy<string> FastBundledModel = new(CreateFastBundledModel);
 
     public WebApplication App { get; }
     public HttpClient Client { get; }
@@ -31,6 +32,9 @@ internal sealed class StudioTestHost : IAsyncDisposable
 
     /// <summary>A copy of tiny-sd1 whose imagic_defaults.json trains and samples in a few steps.</summary>
     public static string FastModelDir => FastModel.Value;
+
+    /// <summary>A copy of the bundled shapes model whose imagic_defaults.json is its own with few sampling steps.</summary>
+    public static string FastBundledModelDir => FastBundledModel.Value;
 
     public static async Task<StudioTestHost> StartAsync(string? runsDir = null, string? modelDir = null, long maxUploadBytes = 20 << 20,
         bool kestrel = false)
@@ -117,6 +121,21 @@ internal sealed class StudioTestHost : IAsyncDisposable
               "guidance_scale": 3, "eta": 0.7, "seed": 7, "checkpoint_every": 2,
               "recipes": { "fast": { "embedding_steps": 2, "finetune_steps": 1 } } }
             """);
+        return dir;
+    }
+
+    static string CreateFastBundledModel()
+    {
+        var dir = TestPaths.NewTempDir("imagic-studio-shapes");
+        foreach (var file in Directory.EnumerateFiles(TestPaths.BundledModel, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(dir, Path.GetRelativePath(TestPaths.BundledModel, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var defaults = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "imagic_defaults.json")))!;
+        defaults["sampling_steps"] = 6;
+        File.WriteAllText(Path.Combine(dir, "imagic_defaults.json"), defaults.ToJsonString());
         return dir;
     }
 
