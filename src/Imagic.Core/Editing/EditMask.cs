@@ -73,11 +73,15 @@ public static class EditMask
             var toInput = pipe.UNet.Forward(noisy, timesteps, eOpt.expand(n, -1, -1));
             sum.add_((toTarget - toInput).abs().mean(new long[] { 1 }, keepdim: true).sum(0, keepdim: true));
         }
-        var map = sum / Maps;
-        var max = map.max();
-        if (max.item<float>() <= 0) // the two embeddings agree: nothing to edit
+        // Explicit, disposed Scalars: an implicitly converted one is left to the finalizer, which can free it while
+        // libtorch still reads it (see TensorExtensions.Squared).
+        using var maps = ((double)Maps).ToScalar();
+        var map = sum.div(maps);
+        float max = map.max().item<float>();
+        if (max <= 0) // the two embeddings agree: nothing to edit
             return torch.zeros_like(map).MoveToOuterDisposeScope();
-        return map.ge(max * Fraction).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        using var threshold = (max * Fraction).ToScalar();
+        return map.ge(threshold).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -89,7 +93,9 @@ public static class EditMask
         using var scope = torch.NewDisposeScope();
         input = input.to(edited.device);
         var soft = Weights(mask.to(edited.device), edited.shape[2], edited.shape[3]);
-        return (soft * edited + (1 - soft) * input).MoveToOuterDisposeScope();
+        using var one = 1.0.ToScalar(); // explicit: see Estimate
+        var keep = soft.neg().add_(one); // 1 − soft, exactly
+        return (soft * edited + keep * input).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -103,6 +109,8 @@ public static class EditMask
         var wide = nn.functional.max_pool2d(mask, 3, stride: 1, padding: 1);
         var soft = nn.functional.interpolate(wide, new[] { height, width }, mode: InterpolationMode.Bilinear, align_corners: false);
         long k = Math.Max(1, height / mask.shape[2]) | 1; // odd, about one latent pixel wide
-        return nn.functional.avg_pool2d(soft, k, stride: 1, padding: k / 2, count_include_pad: false).clamp(0, 1).MoveToOuterDisposeScope();
+        using var zero = 0.0.ToScalar();
+        using var one = 1.0.ToScalar();
+        return nn.functional.avg_pool2d(soft, k, stride: 1, padding: k / 2, count_include_pad: false).clamp(zero, one).MoveToOuterDisposeScope();
     }
 }
