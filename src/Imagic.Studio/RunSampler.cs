@@ -15,9 +15,9 @@ namespace Imagic.Studio;
 /// Training fine-tunes its pipeline's UNet in place, so sampling has a pipeline of its own and loads the run's
 /// fine-tuned weights into it; that lets finished runs be sampled while another edit trains. One sample is
 /// computed at a time, each wholly on one thread, because TorchSharp's dispose scopes belong to a thread.
-/// The mask does not need retraining: the editor samples without it, and with <see cref="EditMaskMode.Auto"/> each image
-/// is composited with the run's edit region, estimated once when first needed and kept while the run stays loaded
-/// (as <see cref="ImagicEditor.Sample"/> does with the run's own <c>mask: auto</c>, so the images are the same).
+/// The mask does not need retraining: each request passes its own <see cref="EditMaskMode"/> to
+/// <see cref="ImagicEditor.Sample"/>, which composites with the run's edit region, estimated once when first needed and
+/// kept while the run stays loaded, so the images are those of <c>imagic sample</c> with the same mask.
 /// </remarks>
 internal sealed class RunSampler : IDisposable
 {
@@ -103,9 +103,7 @@ internal sealed class RunSampler : IDisposable
     {
         Load(runDir);
         using var scope = torch.NewDisposeScope();
-        var images = _editor!.Sample(_session!, [eta], seed, cancellation: cancellation);
-        if (mask == EditMaskMode.Auto)
-            images = EditMask.Composite(images, _session!.InputImage, _editor.EditRegion(_session));
+        var images = _editor!.Sample(_session!, [eta], seed, cancellation: cancellation, mask: mask);
         var path = Path.Combine(runDir, "samples", "cache", FileName(eta, seed, mask));
         ImageIO.SavePng(ImageTensors.ToImage(images[0]), path);
         return path;
@@ -155,8 +153,7 @@ internal sealed class RunSampler : IDisposable
             _pipe = StableDiffusionPipeline.Load(_modelDir, _loading);
             _pipeHoldsARun = false;
         }
-        // Without the mask: each request says whether to composite (ComputeSample).
-        _editor = new ImagicEditor(_pipe, manifest.Options with { Mask = EditMaskMode.None });
+        _editor = new ImagicEditor(_pipe, manifest.Options); // each request says whether to use the mask (ComputeSample)
         // Every UNet weight is replaced by the run's fine-tuned one, whatever run was loaded before.
         _pipeHoldsARun = true;
         _session = run.LoadSession(_pipe.UNet);

@@ -28,7 +28,7 @@ public sealed class ImagicEditor : IDisposable
     // With Options.Forget: that half's pretrained weights, copied when the editor is made (before training, or before a
     // trained session is loaded into the UNet). Half a UNet of memory; none otherwise.
     readonly Tensor[]? _pretrainedHalf;
-    // With Options.Mask: the edit region of the session sampled last, estimated once per session.
+    // With the mask on: the edit region of the session sampled last, estimated once per session.
     (EditSession Session, Tensor Mask)? _mask;
 
     public ImagicOptions Options { get; }
@@ -162,14 +162,15 @@ public sealed class ImagicEditor : IDisposable
     /// [N, 3, H, W] in about [-1, 1].
     /// </summary>
     /// <param name="sampleSeed">Seed of the initial noise; different seeds give different edits.</param>
+    /// <param name="mask">Whether to keep the input's pixels outside the edit region; default: <see cref="ImagicOptions.Mask"/>.</param>
     public Tensor Sample(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, EditMaskMode? mask = null)
     {
         using var scope = torch.NewDisposeScope();
         var latents = SampleLatents(session, etas, sampleSeed, progress, cancellation);
         // One image at a time: a batch of VAE decodes at Stable Diffusion size costs gigabytes.
         var images = torch.cat(Enumerable.Range(0, etas.Count).Select(i => _pipe.DecodeLatents(latents.narrow(0, i, 1))).ToArray());
-        if (Options.Mask == EditMaskMode.Auto)
+        if ((mask ?? Options.Mask) == EditMaskMode.Auto)
             images = EditMask.Composite(images, session.InputImage, EditRegion(session));
         return images.MoveToOuterDisposeScope();
     }
