@@ -44,6 +44,24 @@ internal static class CommonOptions
         return start;
     }
 
+    /// <summary>
+    /// <c>--noise-from-eta η|off</c>: stage C's <see cref="ImagicOptions.NoiseFromEta"/>; null when not given. Parse it with
+    /// <see cref="ParseNoiseFromEta"/>.
+    /// </summary>
+    public static Option<string?> NoiseFromEta(string description) =>
+        new("--noise-from-eta") { Description = description, HelpName = "η|off" };
+
+    /// <summary>The value of a <see cref="NoiseFromEta"/> option: null when not given, −1 for 'off', otherwise η.</summary>
+    public static double? ParseNoiseFromEta(string? value)
+    {
+        if (value is null) return null;
+        if (value == "off") return -1;
+        if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double eta)
+            && eta is >= 0 and <= ImagicOptions.MaxEta)
+            return eta;
+        throw new ImagicException($"--noise-from-eta takes an η between 0 and {ImagicOptions.MaxEta}, or 'off'; got '{value}'.");
+    }
+
     /// <summary><c>--forget none|encoder|decoder</c>: stage C's <see cref="ImagicOptions.Forget"/>; null when not given.</summary>
     public static Option<string?> Forget(string description)
     {
@@ -132,6 +150,11 @@ internal sealed class ImagicOverrides
         "What stage C samples from: 'noise' (the paper: noise from the seed, so each seed gives another edit) or " +
         "'inversion' (the input inverted by DDIM under the fine-tuned model: edits keep the input's layout, and every seed " +
         "gives the same edit). Default: the model's Imagic defaults, otherwise noise.");
+
+    public Option<string?> NoiseFromEta { get; } = CommonOptions.NoiseFromEta(
+        "With --start inversion: the η values at or above this one start from the seed's noise instead, so that large edits can " +
+        "repaint colours the inversion holds (a background, an object's colour); 'off': every η from the inversion. " +
+        "Default: the model's Imagic defaults, otherwise off.");
     public Option<string?> Forget { get; } = CommonOptions.Forget(
         "Forgedit's forgetting in stage C: each η samples with that half of the fine-tuned UNet moved back toward its pretrained " +
         "weights by min(η, 1), so the text can change what stage B fitted there ('decoder': appearance; 'encoder': layout) while " +
@@ -151,7 +174,7 @@ internal sealed class ImagicOverrides
     public IEnumerable<Option> All => new Option[]
     {
         Seed, EmbeddingSteps, EmbeddingLr, FinetuneSteps, FinetuneLr, Finetune, LoraRank, LoraAlpha, LoraLr, GradientCheckpointing,
-        SamplingSteps, Guidance, GuidanceRescale, Start, Forget, Mask, EtaSweep, CheckpointEvery,
+        SamplingSteps, Guidance, GuidanceRescale, Start, NoiseFromEta, Forget, Mask, EtaSweep, CheckpointEvery,
     };
 
     /// <summary>
@@ -174,6 +197,7 @@ internal sealed class ImagicOverrides
         GuidanceScale = result.GetValue(Guidance) ?? defaults.GuidanceScale,
         GuidanceRescale = result.GetValue(GuidanceRescale) ?? defaults.GuidanceRescale,
         SamplingStart = CommonOptions.ParseStart(result.GetValue(Start)) ?? defaults.SamplingStart,
+        NoiseFromEta = CommonOptions.ParseNoiseFromEta(result.GetValue(NoiseFromEta)) is double from ? (from < 0 ? null : from) : defaults.NoiseFromEta,
         Forget = CommonOptions.ParseForget(result.GetValue(Forget)) ?? defaults.Forget,
         Mask = CommonOptions.ParseMask(result.GetValue(Mask)) ?? defaults.Mask,
         EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,

@@ -21,6 +21,8 @@ internal static class SampleCommand
         var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1]. Default: the run's." };
         var start = CommonOptions.Start("What to sample from: 'noise' (from each seed) or 'inversion' (the input inverted under the " +
             "fine-tuned model; keeps its layout, the same for every seed). Default: the run's.");
+        var noiseFrom = CommonOptions.NoiseFromEta("With the inversion start: η values at or above this one start from each seed's noise " +
+            "instead ('off': none). Default: the run's.");
         var forget = CommonOptions.Forget("Forgedit's forgetting: sample each η with that half of the fine-tuned UNet moved back toward " +
             "its pretrained weights by min(η, 1) ('decoder': the text can change appearance; 'encoder': layout; 'none'). Default: the run's.");
         var mask = CommonOptions.Mask("'auto' keeps the input's own pixels outside the region the edit changes (DiffEdit's mask); " +
@@ -30,7 +32,7 @@ internal static class SampleCommand
             "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
             "into a new sweep-N folder inside the run.\nExample: imagic sample runs/my-edit --eta 0.6,0.7,0.8 --seeds 3")
         {
-            run, eta, seeds, seed, steps, guidance, rescale, start, forget, mask, threads,
+            run, eta, seeds, seed, steps, guidance, rescale, start, noiseFrom, forget, mask, threads,
         };
         var loading = ModelLoadOptions.AddTo(command, "The run's model, if it has moved since the edit.");
         command.SetAction(result =>
@@ -44,6 +46,7 @@ internal static class SampleCommand
                 Guidance = result.GetValue(guidance),
                 GuidanceRescale = result.GetValue(rescale),
                 Start = CommonOptions.ParseStart(result.GetValue(start)),
+                NoiseFromEta = CommonOptions.ParseNoiseFromEta(result.GetValue(noiseFrom)),
                 Forget = CommonOptions.ParseForget(result.GetValue(forget)),
                 Mask = CommonOptions.ParseMask(result.GetValue(mask)),
             };

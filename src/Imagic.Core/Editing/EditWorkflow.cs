@@ -179,6 +179,9 @@ public sealed record StageCOverrides
     public double? Guidance { get; init; }
     public double? GuidanceRescale { get; init; }
     public SamplingStart? Start { get; init; }
+
+    /// <summary><see cref="ImagicOptions.NoiseFromEta"/>; a negative value turns it off (every η from <see cref="Start"/>).</summary>
+    public double? NoiseFromEta { get; init; }
     public Models.UNetHalf? Forget { get; init; }
     public EditMaskMode? Mask { get; init; }
 
@@ -189,6 +192,7 @@ public sealed record StageCOverrides
         GuidanceScale = Guidance ?? options.GuidanceScale,
         GuidanceRescale = GuidanceRescale ?? options.GuidanceRescale,
         SamplingStart = Start ?? options.SamplingStart,
+        NoiseFromEta = NoiseFromEta is double from ? (from < 0 ? null : from) : options.NoiseFromEta,
         Forget = Forget ?? options.Forget,
         Mask = Mask ?? options.Mask,
     };

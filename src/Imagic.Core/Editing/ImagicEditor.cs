@@ -158,7 +158,8 @@ public sealed class ImagicEditor : IDisposable
 
     /// <summary>
     /// Stage C at every η of <paramref name="etas"/> from the noise of <paramref name="sampleSeed"/> (or, with
-    /// <see cref="SamplingStart.Inversion"/>, from the input's inversion, whatever the seed), decoded:
+    /// <see cref="SamplingStart.Inversion"/>, from the input's inversion, whatever the seed, below
+    /// <see cref="ImagicOptions.NoiseFromEta"/>), decoded:
     /// [N, 3, H, W] in about [-1, 1].
     /// </summary>
     /// <param name="sampleSeed">Seed of the initial noise; different seeds give different edits.</param>
@@ -229,14 +230,25 @@ public sealed class ImagicEditor : IDisposable
         return torch.cat(latents).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Stage C with the UNet as it is now; each η from its own start (<see cref="ImagicOptions.StartsFromInversion"/>).</summary>
     Tensor SampleLatentsAsTuned(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress,
         CancellationToken cancellation)
     {
-        using var noise = Options.SamplingStart == SamplingStart.Inversion
-            ? DdimInversion.Invert(_pipe, session.Latents, session.OptimizedEmbedding, Options.SamplingSteps, cancellation)
-            : InterpolationSampling.Noise(session.Latents.shape, sampleSeed, _pipe.Device);
-        using var generator = new Generator(SeedFor(sampleSeed, 3), _pipe.Device);
-        return Sampling.SampleLatents(session.TargetEmbedding, session.OptimizedEmbedding, etas, noise, generator, progress, cancellation);
+        using var scope = torch.NewDisposeScope();
+        var latents = new Tensor[etas.Count];
+        foreach (var group in etas.Select((eta, i) => (Eta: eta, Index: i)).GroupBy(e => Options.StartsFromInversion(e.Eta)))
+        {
+            using var start = group.Key
+                ? DdimInversion.Invert(_pipe, session.Latents, session.OptimizedEmbedding, Options.SamplingSteps, cancellation)
+                : InterpolationSampling.Noise(session.Latents.shape, sampleSeed, _pipe.Device);
+            // DDIM's per-step noise (ddim_eta > 0) from the same seed for either start.
+            using var generator = new Generator(SeedFor(sampleSeed, 3), _pipe.Device);
+            var sampled = Sampling.SampleLatents(session.TargetEmbedding, session.OptimizedEmbedding, group.Select(e => e.Eta).ToArray(),
+                start, generator, progress, cancellation);
+            int row = 0;
+            foreach (var e in group) latents[e.Index] = sampled.narrow(0, row++, 1);
+        }
+        return torch.cat(latents).MoveToOuterDisposeScope();
     }
 
     /// <summary>Derives independent generator seeds for each use of the one user seed.</summary>

@@ -88,6 +88,18 @@ public sealed record ImagicOptions
     [JsonPropertyName("sampling_start")] public SamplingStart SamplingStart { get; init; } = SamplingStart.Noise;
 
     /// <summary>
+    /// Stage C with <see cref="SamplingStart.Inversion"/>: the η values at or above this one start from the seed's noise
+    /// instead, so that the large edits can repaint what the inversion's noise holds of the input (a background's or an
+    /// object's colour), while smaller η keep the input's layout. Null (default): every η starts from
+    /// <see cref="SamplingStart"/>. Not in the paper; see docs/imagic-tuning.md.
+    /// </summary>
+    [JsonPropertyName("noise_from_eta")] public double? NoiseFromEta { get; init; }
+
+    /// <summary>Whether stage C at <paramref name="eta"/> starts from the input's inversion rather than the seed's noise.</summary>
+    public bool StartsFromInversion(double eta) =>
+        SamplingStart == SamplingStart.Inversion && !(NoiseFromEta is double from && eta >= from);
+
+    /// <summary>
     /// Stage C: Forgedit's forgetting (Zhang et al., 2023, §3.4): which half of the fine-tuned UNet each η samples with
     /// moved back toward its pretrained weights, by min(η, 1). <see cref="UNetHalf.None"/> (default, the paper) keeps the
     /// whole fine-tuned UNet; <see cref="UNetHalf.Decoder"/> lets the text change appearance that stage B fitted into the
@@ -152,6 +164,8 @@ public sealed record ImagicOptions
         if (!Enum.IsDefined(TimestepSampling)) throw new ImagicException($"Unknown timestep sampling {TimestepSampling}.");
         if (!Enum.IsDefined(InputLatents)) throw new ImagicException($"Unknown input latents {InputLatents}.");
         if (!Enum.IsDefined(SamplingStart)) throw new ImagicException($"Unknown sampling start {SamplingStart}.");
+        if (NoiseFromEta is double noiseFrom && !(noiseFrom is >= 0 and <= MaxEta))
+            throw new ImagicException($"noise_from_eta must be between 0 and {MaxEta}, got {noiseFrom}.");
         if (!Enum.IsDefined(Forget)) throw new ImagicException($"Unknown UNet half to forget {Forget}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model

@@ -20,7 +20,7 @@ public class CommonOptionsTests
     }
 
     [Fact]
-    public void Edit_FitPadFinetuneLoraStartInversionForgetDecoderAndMaskAuto_AreParsedAsTheirEnumValues()
+    public void Edit_FitPadFinetuneLoraStartInversionNoiseFromEtaForgetDecoderAndMaskAuto_AreParsed()
     {
         var dir = TestPaths.NewTempDir();
         var run = Path.Combine(dir, "run");
@@ -30,11 +30,12 @@ public class CommonOptionsTests
 
         var (code, _, stderr) = CliHarness.Run("edit", "--image", wide, "--prompt", "a dog", "--model", TestPaths.TinySd1, "--out", run,
             "--embedding-steps", "1", "--finetune-steps", "1", "--steps", "1", "--eta", "1", "--fit", "pad", "--finetune", "lora",
-            "--start", "inversion", "--forget", "decoder", "--mask", "auto", "--threads", "1");
+            "--start", "inversion", "--noise-from-eta", "0.9", "--forget", "decoder", "--mask", "auto", "--threads", "1");
 
         Assert.True(code == 0, stderr);
         Assert.Equal(Imagic.Training.FinetuneMethod.Lora, EditRun.Open(run).ReadManifest().Options.FinetuneMethod);
         Assert.Equal(SamplingStart.Inversion, EditRun.Open(run).ReadManifest().Options.SamplingStart);
+        Assert.Equal(0.9, EditRun.Open(run).ReadManifest().Options.NoiseFromEta);
         Assert.Equal(Imagic.Models.UNetHalf.Decoder, EditRun.Open(run).ReadManifest().Options.Forget);
         Assert.Equal(EditMaskMode.Auto, EditRun.Open(run).ReadManifest().Options.Mask);
         // Padding keeps the whole wide photo: the top and bottom rows are the mid-grey padding.
@@ -48,6 +49,8 @@ public class CommonOptionsTests
     [InlineData("--threads", "0")]
     [InlineData("--start", "sideways")]
     [InlineData("--forget", "middle")]
+    [InlineData("--noise-from-eta", "2.5")]
+    [InlineData("--noise-from-eta", "soon")]
     [InlineData("--mask", "everything")]
     [InlineData("--finetune", "encoder")]
     public void Edit_BadSharedOptionValue_FailsNamingIt(string option, string value)

@@ -74,6 +74,34 @@ public class ImagicEditorTests
     }
 
     [Fact]
+    public void StageC_NoiseFromEta_SamplesSmallEtaFromTheInversionAndLargeEtaFromTheSeedsNoise_InTheListsOrder()
+    {
+        // Given a trained edit, and editors that start every η from the inversion, every η from noise, or switch at η 0.8
+        var options = EditTestData.FastOptions with { EmbeddingSteps = 2, FinetuneSteps = 2, SamplingSteps = 3, SamplingStart = SamplingStart.Inversion };
+        var (pipe, editor, session) = Start(options);
+        using var _p = pipe;
+        using var _e = editor;
+        using var _s = session;
+        editor.Train(session);
+        using var fromNoise = new ImagicEditor(pipe, options with { SamplingStart = SamplingStart.Noise });
+        using var mixed = new ImagicEditor(pipe, options with { NoiseFromEta = 0.8 });
+
+        // When the switching editor samples a list that puts a large η first
+        using var both = mixed.SampleLatents(session, [1.0, 0.3, 0.8], sampleSeed: 5);
+
+        // Then η 0.3 is the inversion start's sample and η 0.8 and 1.0 the noise start's, each in its place in the list
+        using var inverted = editor.SampleLatents(session, [0.3], sampleSeed: 5);
+        using var noised = fromNoise.SampleLatents(session, [1.0, 0.8], sampleSeed: 5);
+        Assert.Equal(3, both.shape[0]);
+        Assert.True(Tensors.Identical(inverted, both.narrow(0, 1, 1)), "η 0.3 did not start from the inversion");
+        Assert.True(Tensors.Identical(noised.narrow(0, 0, 1), both.narrow(0, 0, 1)), "η 1.0 did not start from the noise");
+        Assert.True(Tensors.Identical(noised.narrow(0, 1, 1), both.narrow(0, 2, 1)), "η 0.8 did not start from the noise");
+        Assert.True(mixed.Options.StartsFromInversion(0.79));
+        Assert.False(mixed.Options.StartsFromInversion(0.8));
+        Assert.False(fromNoise.Options.StartsFromInversion(0));
+    }
+
+    [Fact]
     public void StageC_ForgettingTheDecoder_SamplesEtaZeroAsTunedAndEtaOneWithThePretrainedDecoder_AndKeepsTheTunedWeights()
     {
         // Given a trained edit, and an editor made before training that forgets the decoder

@@ -77,6 +77,17 @@ public class ImagicRecipesTests
         Assert.Contains("finetune_stepz", e.Message);
     }
 
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(2.5)]
+    [InlineData(double.NaN)]
+    public void Validate_NoiseFromEtaOutsideTheEtaRange_FailsNamingIt(double from)
+    {
+        var e = Assert.Throws<ImagicException>(() => (new ImagicOptions() with { NoiseFromEta = from }).Validate());
+        Assert.Contains("noise_from_eta", e.Message);
+        (new ImagicOptions() with { NoiseFromEta = 1.0, SamplingStart = SamplingStart.Inversion }).Validate();
+    }
+
     [Fact]
     public void Resolve_UnknownRecipe_FailsListingTheNames()
     {
