@@ -34,6 +34,12 @@ internal static class BenchCommand
         {
             Description = $"Run only the first N cases (still balanced over the categories). Default: all {EditSuite.DefaultCasesPerCategory * EditSuite.Categories.Count}, or {QuickCasesPerCategory * EditSuite.Categories.Count} with --quick.",
         };
+        var caseIds = new Option<string?>("--case-ids")
+        {
+            Description = "Comma-separated case ids to run, e.g. 021-color,035-color (the folders under cases/): to re-run the cases " +
+                "a full run got wrong, or to try Imagic settings on some of them. Taken from the cases --cases chose.",
+            HelpName = "ids",
+        };
         var shard = new Option<string?>("--shard")
         {
             Description = "K/N: run only every N-th of the chosen cases, starting at the K-th, so that N processes (or machines) sharing " +
@@ -86,7 +92,7 @@ internal static class BenchCommand
             "Examples:\n  imagic bench --suite shapes --quick\n  imagic bench --suite shapes --out bench-results  (hours; resumable)\n" +
             "  imagic bench --methods imagic --cases 14 --finetune-lr 3e-6 --out tune-b  (try Imagic settings on a subset)")
         {
-            suite, quick, methods, cases, shard, output, steps, overrides.EmbeddingSteps, overrides.FinetuneSteps, overrides.EmbeddingLr,
+            suite, quick, methods, cases, caseIds, shard, output, steps, overrides.EmbeddingSteps, overrides.FinetuneSteps, overrides.EmbeddingLr,
             overrides.FinetuneLr, guidance, overrides.GuidanceRescale, recipe, imagicOptions, etas, keepTrained, inversionPrompt, threads,
         };
         var loading = ModelLoadOptions.AddTo(command);
@@ -101,6 +107,8 @@ internal static class BenchCommand
             if (caseCount < 1)
                 throw new ImagicException($"--cases must be at least 1, got {caseCount}.");
             editSuite = editSuite.Take(caseCount);
+            if (result.GetValue(caseIds) is { } idList)
+                editSuite = editSuite.Only(idList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             if (result.GetValue(shard) is { } shardText)
             {
                 var (k, n) = ParseShard(shardText);

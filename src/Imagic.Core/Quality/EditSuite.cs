@@ -214,6 +214,20 @@ public sealed class EditSuite
     }
 
     /// <summary>
+    /// The cases named by <paramref name="ids"/> (e.g. <c>021-color</c>), in the suite's order: to re-run the cases a
+    /// full run got wrong, or to try a setting on one category. An id the suite does not hold is an error naming it.
+    /// </summary>
+    public EditSuite Only(IEnumerable<string> ids)
+    {
+        var wanted = ids.ToHashSet(StringComparer.Ordinal);
+        if (wanted.Count == 0) throw new ImagicException("Name at least one case id, e.g. 021-color.");
+        var known = Cases.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        if (wanted.FirstOrDefault(id => !known.Contains(id)) is { } unknown)
+            throw new ImagicException($"The {Version} suite (as chosen) has no case '{unknown}'; ids look like {Cases[0].Id}.");
+        return new EditSuite(Version, Seed, Cases.Where(c => wanted.Contains(c.Id)).ToArray());
+    }
+
+    /// <summary>
     /// Every <paramref name="count"/>-th case starting at the <paramref name="index"/>-th (1-based): shard
     /// <paramref name="index"/> of <paramref name="count"/>. The shards of one suite are disjoint and together hold
     /// every case. A shard alone need not be balanced over the categories (with 7 shards each holds one category, since cases

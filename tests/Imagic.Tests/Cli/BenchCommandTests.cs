@@ -74,6 +74,28 @@ public class BenchCommandTests
         Assert.Contains($"{second} t2i: cached", stderr);
     }
 
+    [Fact]
+    public void Bench_CaseIds_RunsOnlyTheNamedCases_AndAnUnknownIdFailsInOneLine()
+    {
+        var dir = TestPaths.NewTempDir();
+        var third = EditSuite.Shapes().Cases[2].Id;
+
+        var (code, stdout, stderr) = CliHarness.Run("bench", "--model", TestPaths.TinySd1, "--methods", "t2i", "--steps", "1",
+            "--case-ids", third, "--out", dir);
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("(1 cases", stdout);
+        Assert.Equal([third], Directory.GetDirectories(Path.Combine(dir, "cases")).Select(Path.GetFileName));
+
+        var other = TestPaths.NewTempDir();
+        (code, _, stderr) = CliHarness.Run("bench", "--model", TestPaths.TinySd1, "--methods", "t2i", "--case-ids", "002-size,999-nope",
+            "--out", other);
+        Assert.Equal(1, code);
+        Assert.Contains("has no case '999-nope'", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(other));
+    }
+
     [Theory]
     [InlineData("3/2")]
     [InlineData("1")]

@@ -62,6 +62,30 @@ public class EditSuiteTests
     }
 
     [Fact]
+    public void Only_KeepsTheNamedCasesInTheSuitesOrder()
+    {
+        var suite = EditSuite.Shapes(casesPerCategory: 3);
+        string first = suite.Cases[2].Id, second = suite.Cases[9].Id;
+
+        var only = suite.Only([second, first, first]);
+
+        Assert.Equal([first, second], only.Cases.Select(c => c.Id));
+        Assert.Equal(suite.Version, only.Version);
+        Assert.Same(suite.Cases[9], only.Cases[1]);
+    }
+
+    [Fact]
+    public void Only_UnknownOrNoId_FailsNamingIt()
+    {
+        var suite = EditSuite.Shapes(casesPerCategory: 1);
+
+        var e = Assert.Throws<ImagicException>(() => suite.Only(["000-color", "999-nothing"]));
+        Assert.Contains("999-nothing", e.Message);
+        Assert.Contains(suite.Cases[0].Id, e.Message);
+        Assert.Throws<ImagicException>(() => suite.Only([]));
+    }
+
+    [Fact]
     public void Shapes_HasAtLeast150Cases_BalancedOverEveryCategory()
     {
         var suite = EditSuite.Shapes();
