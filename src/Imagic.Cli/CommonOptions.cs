@@ -197,7 +197,7 @@ internal sealed class ImagicOverrides
         GuidanceScale = result.GetValue(Guidance) ?? defaults.GuidanceScale,
         GuidanceRescale = result.GetValue(GuidanceRescale) ?? defaults.GuidanceRescale,
         SamplingStart = CommonOptions.ParseStart(result.GetValue(Start)) ?? defaults.SamplingStart,
-        NoiseFromEta = CommonOptions.ParseNoiseFromEta(result.GetValue(NoiseFromEta)) is double from ? (from < 0 ? null : from) : defaults.NoiseFromEta,
+        NoiseFromEta = StageCOverrides.NoiseFromEtaOver(CommonOptions.ParseNoiseFromEta(result.GetValue(NoiseFromEta)), defaults.NoiseFromEta),
         Forget = CommonOptions.ParseForget(result.GetValue(Forget)) ?? defaults.Forget,
         Mask = CommonOptions.ParseMask(result.GetValue(Mask)) ?? defaults.Mask,
         EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,

@@ -76,8 +76,8 @@ internal static class EditCommand
             Console.WriteLine(used.SamplingStart != SamplingStart.Inversion
                 ? $"Try other η values without retraining: imagic sample {outcome.Run.Dir} --eta 0.6,0.7,0.8 --seeds 3"
                 : used.NoiseFromEta is double from
-                ? string.Create(CultureInfo.InvariantCulture, $"Try other η values without retraining: imagic sample {outcome.Run.Dir} --eta 0.8,1.0,1.2 --seeds 3 ") +
-                  string.Create(CultureInfo.InvariantCulture, $"(η below {from:G3} start from the input's inversion, the same for every seed; η from {from:G3} on from each seed's noise)")
+                ? string.Create(CultureInfo.InvariantCulture, $"Try other η values without retraining: imagic sample {outcome.Run.Dir} --eta 0.8,1.0,1.2 --seeds 3 " +
+                  $"(η below {from:G3} start from the input's inversion, the same for every seed; η from {from:G3} on from each seed's noise)")
                 : $"Try other η values without retraining: imagic sample {outcome.Run.Dir} --eta 0.9,1.1,1.3 " +
                   "(from the input's inversion every seed gives the same edit; add --start noise --seeds 3 for variations)");
             return 0;

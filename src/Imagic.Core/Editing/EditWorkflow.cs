@@ -182,6 +182,13 @@ public sealed record StageCOverrides
 
     /// <summary><see cref="ImagicOptions.NoiseFromEta"/>; a negative value turns it off (every η from <see cref="Start"/>).</summary>
     public double? NoiseFromEta { get; init; }
+
+    /// <summary>
+    /// <paramref name="current"/> with <paramref name="given"/> laid over it, as <see cref="NoiseFromEta"/> reads: null keeps
+    /// it, a negative value turns it off, anything else replaces it.
+    /// </summary>
+    public static double? NoiseFromEtaOver(double? given, double? current) =>
+        given is double from ? (from < 0 ? null : from) : current;
     public Models.UNetHalf? Forget { get; init; }
     public EditMaskMode? Mask { get; init; }
 
@@ -192,7 +199,7 @@ public sealed record StageCOverrides
         GuidanceScale = Guidance ?? options.GuidanceScale,
         GuidanceRescale = GuidanceRescale ?? options.GuidanceRescale,
         SamplingStart = Start ?? options.SamplingStart,
-        NoiseFromEta = NoiseFromEta is double from ? (from < 0 ? null : from) : options.NoiseFromEta,
+        NoiseFromEta = NoiseFromEtaOver(NoiseFromEta, options.NoiseFromEta),
         Forget = Forget ?? options.Forget,
         Mask = Mask ?? options.Mask,
     };

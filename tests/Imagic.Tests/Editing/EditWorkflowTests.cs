@@ -15,6 +15,17 @@ public class EditWorkflowTests
         Path.Combine(dir, "run"), options ?? EditTestData.FastOptions);
 
     [Fact]
+    public void StageCOverrides_NoiseFromEta_KeepsTheRunsWhenNotGiven_ReplacesIt_OrTurnsItOffWhenNegative()
+    {
+        var run = new ImagicOptions { SamplingStart = SamplingStart.Inversion, NoiseFromEta = 1.0 };
+
+        Assert.Equal(1.0, new StageCOverrides().ApplyTo(run).NoiseFromEta);
+        Assert.Equal(0.8, new StageCOverrides { NoiseFromEta = 0.8 }.ApplyTo(run).NoiseFromEta);
+        Assert.Null(new StageCOverrides { NoiseFromEta = -1 }.ApplyTo(run).NoiseFromEta);
+        Assert.Equal(SamplingStart.Inversion, new StageCOverrides { NoiseFromEta = -1 }.ApplyTo(run).SamplingStart);
+    }
+
+    [Fact]
     public void Start_WritesEveryArtifactOfTheRun_AndLeavesTheInputUntouched()
     {
         var dir = TestPaths.NewTempDir();
