@@ -335,6 +335,9 @@ public static class StudioApp
             var (path, fromCache) = await s.Sampler.SampleAsync(s.Runs.DirOf(id)!, eta, seed ?? state.Seed, mask, http.RequestAborted);
             http.Response.Headers["X-Imagic-Cache"] = fromCache ? "hit" : "miss";
             http.Response.Headers.CacheControl = "no-cache";
+            var input = Path.Combine(s.Runs.DirOf(id)!, "input.png");
+            if (File.Exists(input) && ImageSpread.LostThePicture(ImageIO.Load(path), ImageIO.Load(input)))
+                http.Response.Headers["X-Imagic-Warning"] = "This image is one flat colour, so the edit failed at this η: try a lower η.";
             string? download = http.Request.Query["download"] == "1" ? $"{id}_{Path.GetFileName(path)}" : null;
             return Results.File(path, "image/png", download);
         }

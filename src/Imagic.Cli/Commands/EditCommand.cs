@@ -72,6 +72,8 @@ internal static class EditCommand
             Console.WriteLine($"  η sweep grid: {outcome.Sweep.GridPath}");
             foreach (var path in outcome.Sweep.ImagePaths)
                 Console.WriteLine($"  {path}");
+            if (outcome.Sweep.FlatWarning() is string flat)
+                Console.Error.WriteLine($"warning: {flat}");
             var used = outcome.Run.ReadManifest().Options;
             Console.WriteLine(used.SamplingStart != SamplingStart.Inversion
                 ? $"Try other η values without retraining: imagic sample {outcome.Run.Dir} --eta 0.6,0.7,0.8 --seeds 3"

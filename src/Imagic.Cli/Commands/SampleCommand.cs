@@ -55,6 +55,8 @@ internal static class SampleCommand
             Console.WriteLine($"Grid: {sweep.GridPath}");
             foreach (var path in sweep.ImagePaths)
                 Console.WriteLine($"  {path}");
+            if (sweep.FlatWarning() is string flat)
+                Console.Error.WriteLine($"warning: {flat}");
             return 0;
         });
         return command;

@@ -12,7 +12,16 @@ public sealed record EditRequest(string ImagePath, string TargetText, string Mod
     ImagicOptions Options, FitMode Fit = FitMode.CenterCrop, int SweepSeeds = 1, PipelineLoadOptions? Loading = null);
 
 /// <summary>The images of one η sweep.</summary>
-public sealed record SweepResult(string Dir, string GridPath, IReadOnlyList<string> ImagePaths);
+/// <param name="FlatImages">Those of <paramref name="ImagePaths"/> that came out as one flat colour from an input that is not
+/// (<see cref="ImageSpread.LostThePicture"/>): failed edits, which the tools name instead of handing over silently.</param>
+public sealed record SweepResult(string Dir, string GridPath, IReadOnlyList<string> ImagePaths, IReadOnlyList<string> FlatImages)
+{
+    /// <summary>A one-line warning naming the flat images, or null when there are none.</summary>
+    public string? FlatWarning() => FlatImages.Count == 0 ? null :
+        $"{FlatImages.Count} of {ImagePaths.Count} image(s) came out as one flat colour, so those edits failed: " +
+        $"{string.Join(", ", FlatImages.Take(4).Select(Path.GetFileName))}{(FlatImages.Count > 4 ? ", ..." : "")}. " +
+        "Try a lower η or --guidance, or --start noise.";
+}
 
 /// <summary>
 /// The whole edit as the CLI runs it: prepare the input, train stages A and B with checkpoints in a run
@@ -101,6 +110,8 @@ public static class EditWorkflow
     {
         var rows = new List<IReadOnlyList<RgbImage>>();
         var paths = new List<string>();
+        var flat = new List<string>();
+        var input = ImageTensors.ToImage(session.InputImage);
         int done = 0, total = etas.Count * seeds.Count;
         foreach (var seed in seeds)
         {
@@ -115,6 +126,7 @@ public static class EditWorkflow
                 Directory.CreateDirectory(outDir); // only once there is an image to put in it
                 ImageIO.SavePng(image, path);
                 paths.Add(path);
+                if (ImageSpread.LostThePicture(image, input)) flat.Add(path);
                 row.Add(image);
             }
             done += etas.Count;
@@ -126,7 +138,7 @@ public static class EditWorkflow
             seeds.Select(s => $"seed {s}").ToList(), minCellSize: 128);
         string gridPath = Path.Combine(outDir, "grid.png");
         ImageIO.SavePng(grid, gridPath);
-        return new SweepResult(outDir, gridPath, paths);
+        return new SweepResult(outDir, gridPath, paths, flat);
     }
 
     /// <summary>

@@ -37,12 +37,12 @@ public static class CaptionSensitivity
     public static IReadOnlyList<CaptionSensitivityRow> Measure(StableDiffusionPipeline pipe, int scenes = 128, long seed = 0,
         IReadOnlyList<int>? timesteps = null, int batchSize = 32)
     {
-        if (ModelEvaluator.RequireShapesModel(pipe, "Caption sensitivity") != WorldVersion.V1)
-            throw new ImagicException("Caption sensitivity is measured on world-v1 (32x32) models only.");
+        var world = ModelEvaluator.RequireShapesModel(pipe, "Caption sensitivity");
         timesteps ??= DefaultTimesteps;
         var ddpm = new DdpmScheduler(pipe.SchedulerConfig);
         var rng = new WorldRandom(seed + 1);
-        var all = new SceneSampler(seed).Next(scenes);
+        // The scenes of the model's own world (v2's keep their unnamed detail under every caption).
+        var all = new SceneSampler(seed, version: world).Next(scenes);
 
         // Per caption kind, per scene: the caption, or null when the scene has no valid other value.
         var captions = new List<string?[]> { all.Select(Captioner.Canonical).ToArray() };
@@ -58,7 +58,7 @@ public static class CaptionSensitivity
         {
             using var scope = torch.NewDisposeScope();
             var batch = all.Skip(start).Take(batchSize).ToList();
-            var x0 = pipe.EncodeImage(ModelEvaluator.Render(batch));
+            var x0 = pipe.EncodeImage(ModelEvaluator.Render(batch, pipe.DefaultResolution));
             var contexts = captions.Select(kind => pipe.EncodePrompts(batch.Select((s, i) => kind[start + i] ?? "").ToList())).ToList();
             for (int ti = 0; ti < timesteps.Count; ti++)
             {

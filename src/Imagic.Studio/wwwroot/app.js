@@ -359,7 +359,9 @@ async function loadSample() {
   $("download").href = sampleUrl(true);
   $("spinner").hidden = false;
   try {
-    const blob = await (await api(url, { signal: request.signal })).blob();
+    const response = await api(url, { signal: request.signal });
+    const warning = response.headers.get("X-Imagic-Warning");
+    const blob = await response.blob();
     if (state.sampleRequest !== request) return;
     const img = $("edited");
     const old = img.src;
@@ -371,7 +373,7 @@ async function loadSample() {
     };
     img.src = URL.createObjectURL(blob);
     $("edited-caption").textContent = `Edited · η = ${eta}, seed ${$("sample-seed").value}` + (mask === "auto" ? " · mask" : "");
-    $("run-error").textContent = "";
+    $("run-error").textContent = warning || "";
   } catch (e) {
     if (e.name !== "AbortError") $("run-error").textContent = e.message;
   } finally {
