@@ -3,6 +3,7 @@ using Imagic.Evaluation;
 using Imagic.Imaging;
 using Imagic.Models;
 using Imagic.Pipelines;
+using Imagic.Training;
 using Imagic.World;
 using TorchSharp;
 
@@ -18,7 +19,7 @@ public class BundledModelTests
     {
         using var pipe = StableDiffusionPipeline.Load(ModelDir);
 
-        Assert.Equal(32, pipe.DefaultResolution);
+        Assert.Equal(ShapesModelConfigs.ImageSize, pipe.DefaultResolution);
         Assert.NotNull(pipe.Vae);
         var defaults = ImagicOptions.ForModel(ModelDir);
         Assert.True(defaults.EmbeddingSteps < new ImagicOptions().EmbeddingSteps, "the bundled model should ship faster defaults than the paper's");
@@ -54,7 +55,7 @@ public class BundledModelTests
         var a = pipe.Generate("a large red circle in the center on a grey background", "", options, seed: 3);
         var b = pipe.Generate("a large red circle in the center on a grey background", "", options, seed: 3);
 
-        Assert.Equal(new long[] { 1, 3, 32, 32 }, a.shape);
+        Assert.Equal(new long[] { 1, 3, pipe.DefaultResolution, pipe.DefaultResolution }, a.shape);
         Assert.True(Tensors.Identical(a, b));
         Assert.False(a.isnan().any().item<bool>());
     }

@@ -62,14 +62,15 @@ public class SamplingMemoryTests(TinySd1Fixture fixture)
     [Fact]
     public void Estimate_WithVaeTiling_CountsTheDecoderAtOneTile()
     {
-        // Given the bundled model (32-px tiles) without and with VAE tiling
+        // Given the bundled model (tiles of its own size) without and with VAE tiling
         using var pipe = StableDiffusionPipeline.Load(TestPaths.BundledModel);
-        var untiled = SamplingMemory.EstimateParts(pipe, 256, 256).Decoder;
+        int tile = pipe.DefaultResolution, side = 8 * tile;
+        var untiled = SamplingMemory.EstimateParts(pipe, side, side).Decoder;
         pipe.VaeTiling = new VaeTiling();
 
-        // When the decoder's memory is estimated at 256 px and at one tile
-        var tiled = SamplingMemory.EstimateParts(pipe, 256, 256).Decoder;
-        var oneTile = SamplingMemory.EstimateParts(pipe, 32, 32).Decoder;
+        // When the decoder's memory is estimated at 8 × 8 tiles and at one tile
+        var tiled = SamplingMemory.EstimateParts(pipe, side, side).Decoder;
+        var oneTile = SamplingMemory.EstimateParts(pipe, tile, tile).Decoder;
 
         // Then tiling counts one tile, 64 times less than the whole image
         Assert.Equal(oneTile, tiled);

@@ -6,32 +6,36 @@ using static TorchSharp.torch;
 namespace Imagic.Tests.Pipelines;
 
 /// <summary>
-/// VAE tiling and slicing on the bundled model's trained VAE (factor 2, sample_size 32, so tiles of 16 latent pixels):
-/// a 96-px mosaic of the sample photos is 4×4 overlapping tiles.
+/// VAE tiling and slicing on the bundled model's trained VAE (its sample_size over its factor f is 16: tiles of 16 latent
+/// pixels, 16f image pixels): a mosaic of 3×3 sample photos at the model's size is 48 latent pixels, 4×4 overlapping tiles.
 /// </summary>
 public class VaeTilingTests
 {
-    static Tensor Mosaic()
+    static Tensor Mosaic(int size)
     {
         var photos = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "samples"), "*.png").Order()
-            .Select(p => ImageTensors.ToTensor(ImageIO.Fit(ImageIO.Load(p), 32, 32, FitMode.CenterCrop))).ToList();
+            .Select(p => ImageTensors.ToTensor(ImageIO.Fit(ImageIO.Load(p), size, size, FitMode.CenterCrop))).ToList();
         var rows = Enumerable.Range(0, 3).Select(r => torch.cat(Enumerable.Range(0, 3).Select(c => photos[(r + c) % photos.Count]).ToList(), dim: 3));
         return torch.cat(rows.ToList(), dim: 2);
     }
 
-    static Tensor Periodic()
+    static Tensor Periodic(int size)
     {
-        var photo = ImageTensors.ToTensor(ImageIO.Load(Path.Combine(TestPaths.RepoRoot, "samples", "green-triangle-and-ring.png")));
+        var photo = ImageTensors.ToTensor(ImageIO.Fit(ImageIO.Load(Path.Combine(TestPaths.RepoRoot, "samples", "green-triangle-and-ring.png")),
+            size, size, FitMode.CenterCrop));
         return photo.repeat(1, 1, 3, 3);
     }
 
     [Fact]
     public void DecodeLatents_WithTiling_WhenTheLatentsFitOneTile_EqualsUntiledExactly()
     {
-        // Given the bundled model and the latents of one 32-px photo (16 latent pixels: one tile)
+        // Given the bundled model and the latents of one photo at its size (16 latent pixels: one tile)
         using var pipe = StableDiffusionPipeline.Load(TestPaths.BundledModel);
         using var scope = torch.NewDisposeScope();
-        var latents = pipe.EncodeImage(ImageTensors.ToTensor(ImageIO.Load(Path.Combine(TestPaths.RepoRoot, "samples", "red-circle.png"))));
+        int size = pipe.DefaultResolution;
+        var latents = pipe.EncodeImage(ImageTensors.ToTensor(ImageIO.Fit(ImageIO.Load(Path.Combine(TestPaths.RepoRoot, "samples", "red-circle.png")),
+            size, size, FitMode.CenterCrop)));
+        Assert.Equal(16, latents.shape[3]);
 
         // When it is decoded untiled and tiled
         var untiled = pipe.DecodeLatents(latents);
@@ -45,12 +49,14 @@ public class VaeTilingTests
     [Fact]
     public void DecodeLatents_WithTiling_KeepsEachTileAndBlendsTheOverlapLinearly()
     {
-        // Given the bundled model, default tiles (16 latent pixels, overlap 1/4: tiles every 12, 8 px blended, 24 px kept)
-        // and the latents of a 96-px mosaic of different photos (48 latent pixels)
+        // Given the bundled model (factor f), default tiles (16 latent pixels, overlap 1/4: tiles every 12, so 4f px
+        // blended and 12f px kept) and the latents of a mosaic of different photos (48 latent pixels)
         using var pipe = StableDiffusionPipeline.Load(TestPaths.BundledModel);
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
-        var latents = pipe.EncodeImage(Mosaic());
+        int f = pipe.VaeScaleFactor, kept = 12 * f, blend = 4 * f;
+        var latents = pipe.EncodeImage(Mosaic(pipe.DefaultResolution));
+        Assert.Equal(48, latents.shape[3]);
         var scaled = latents / pipe.Vae!.Config.ScalingFactor;
 
         // When they are decoded tiled, and the first two tiles of the first column are decoded alone
@@ -59,24 +65,24 @@ public class VaeTilingTests
         var first = pipe.Vae.Decode(scaled.narrow(2, 0, 16).narrow(3, 0, 16));
         var below = pipe.Vae.Decode(scaled.narrow(2, 12, 16).narrow(3, 0, 16));
 
-        // Then the top-left 24×24 px is the first tile alone, and the next 8 rows go linearly from it to the tile below
-        Assert.True(tiled.narrow(2, 0, 24).narrow(3, 0, 24).allclose(first.narrow(2, 0, 24).narrow(3, 0, 24), rtol: 0, atol: 1e-6));
-        var w = (torch.arange(8, dtype: ScalarType.Float32) / 8).view(1, 1, 8, 1);
-        var blended = first.narrow(2, 24, 8).narrow(3, 0, 24) * (1 - w) + below.narrow(2, 0, 8).narrow(3, 0, 24) * w;
-        Assert.True(tiled.narrow(2, 24, 8).narrow(3, 0, 24).allclose(blended, rtol: 0, atol: 1e-5));
+        // Then the top-left 12f × 12f px is the first tile alone, and the next 4f rows go linearly from it to the tile below
+        Assert.True(tiled.narrow(2, 0, kept).narrow(3, 0, kept).allclose(first.narrow(2, 0, kept).narrow(3, 0, kept), rtol: 0, atol: 1e-6));
+        var w = (torch.arange(blend, dtype: ScalarType.Float32) / blend).view(1, 1, blend, 1);
+        var blended = first.narrow(2, kept, blend).narrow(3, 0, kept) * (1 - w) + below.narrow(2, 0, blend).narrow(3, 0, kept) * w;
+        Assert.True(tiled.narrow(2, kept, blend).narrow(3, 0, kept).allclose(blended, rtol: 0, atol: 1e-5));
     }
 
     [Fact]
     public void DecodeAndEncode_WithTiling_OnAStationaryImage_StayCloseToUntiled()
     {
-        // Given the bundled model and a 96-px image that repeats one photo 3×3 (48 latent pixels: 4×4 tiles of 16). Its
+        // Given the bundled model and an image that repeats one photo 3×3 (48 latent pixels: 4×4 tiles of 16). Its
         // statistics are the same in every tile, so what differs is tiling's own error: tile borders and blended seams.
         // (On content whose statistics vary, a tile decoded alone differs more, by 0.16 on average on the mosaic of
         // different photos with this small VAE: its GroupNorms and mid-block attention see only the tile. diffusers'
         // tiling has the same property.)
         using var pipe = StableDiffusionPipeline.Load(TestPaths.BundledModel);
         using var scope = torch.NewDisposeScope();
-        var image = Periodic();
+        var image = Periodic(pipe.DefaultResolution);
         var latents = pipe.EncodeImage(image);
         var decoded = pipe.DecodeLatents(latents);
 
@@ -108,8 +114,9 @@ public class VaeTilingTests
         // When they are decoded
         var image = pipe.DecodeLatents(latents);
 
-        // Then the image has every pixel: 2× the latent size, with no NaN from an unfilled tile
-        Assert.Equal(new long[] { 1, 3, 42, 60 }, image.shape);
+        // Then the image has every pixel: f× the latent size, with no NaN from an unfilled tile
+        int f = pipe.VaeScaleFactor;
+        Assert.Equal(new long[] { 1, 3, 21 * f, 30 * f }, image.shape);
         Assert.True(Imagic.Training.NonFinite.IsAllFinite(image));
     }
 
