@@ -16,10 +16,11 @@ public static class SampleScenes
     /// <summary>Each sample file's name and what its scene must show.</summary>
     static readonly (string File, Func<Scene, bool> Shows)[] Wanted =
     [
-        // The README's quickstart edits this one into "a large tall red circle in the center on a grey background".
+        // The README's quickstart edits this one into "a large tall red circle in the center on a grey background"; its
+        // clutter object, which no caption names, shows whether an edit keeps what the text leaves out.
         ("red-circle.png", s => Is(s.Primary, Shape.Circle, NamedColor.Red) && s.Primary.Size == World.Size.Medium
             && s.Primary.Position == GridPosition.Center && s.Primary.Pose == Pose.Regular && s.Background == Background.Grey
-            && s.Secondary is null),
+            && s.Secondary is null && s.Detail?.Clutter is not null),
         ("blue-square.png", s => Is(s.Primary, Shape.Square, NamedColor.Blue) && s.Secondary is null),
         ("yellow-star.png", s => Is(s.Primary, Shape.Star, NamedColor.Yellow) && s.Secondary is null),
         ("green-triangle-and-ring.png", s => Is(s.Primary, Shape.Triangle, NamedColor.Green) && s.Secondary?.Shape == Shape.Ring),
