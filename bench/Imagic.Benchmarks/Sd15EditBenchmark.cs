@@ -49,7 +49,7 @@ public sealed record Sd15EditReport(int Height, int Width, int Threads, int Time
 /// peak memory of one step of each of its parts, run through the editor's own units: text encoding, VAE encode, a stage A
 /// step (<see cref="EmbeddingOptimization"/>), stage B steps (<see cref="ModelFineTuning"/>: full and LoRA, each with and
 /// without gradient checkpointing), a guided sampling step and a DDIM inversion step
-/// (<see cref="StableDiffusionPipeline.GuidedModelOutput"/>, the body of the sampling and inversion loops), and VAE decode.
+/// (<see cref="StableDiffusionPipeline.GuidedModelOutput(Tensor, long, Tensor, Tensor, double, double)"/>, the body of the sampling and inversion loops), and VAE decode.
 /// </summary>
 /// <remarks>
 /// The edit of a recipe (<see cref="ImagicRecipes.PaperOptions"/>, <see cref="ImagicRecipes.FastOptions"/>) is

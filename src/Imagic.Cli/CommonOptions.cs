@@ -52,14 +52,28 @@ internal static class CommonOptions
         new("--noise-from-eta") { Description = description, HelpName = "η|off" };
 
     /// <summary>The value of a <see cref="NoiseFromEta"/> option: null when not given, −1 for 'off', otherwise η.</summary>
-    public static double? ParseNoiseFromEta(string? value)
+    public static double? ParseNoiseFromEta(string? value) => ParseEtaOrOff(value, "--noise-from-eta", zeroAllowed: true);
+
+    /// <summary>
+    /// <c>--guidance-ramp η|off</c>: stage C's <see cref="ImagicOptions.GuidanceRamp"/>; null when not given. Parse it with
+    /// <see cref="ParseGuidanceRamp"/>.
+    /// </summary>
+    public static Option<string?> GuidanceRamp(string description) =>
+        new("--guidance-ramp") { Description = description, HelpName = "η|off" };
+
+    /// <summary>The value of a <see cref="GuidanceRamp"/> option: null when not given, −1 for 'off', otherwise η (above 0).</summary>
+    public static double? ParseGuidanceRamp(string? value) => ParseEtaOrOff(value, "--guidance-ramp", zeroAllowed: false);
+
+    /// <summary>An η or 'off' (−1); null when not given; a one-line error naming <paramref name="option"/> otherwise.</summary>
+    static double? ParseEtaOrOff(string? value, string option, bool zeroAllowed)
     {
         if (value is null) return null;
         if (value == "off") return -1;
         if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double eta)
-            && eta is >= 0 and <= ImagicOptions.MaxEta)
+            && eta <= ImagicOptions.MaxEta && (zeroAllowed ? eta >= 0 : eta > 0))
             return eta;
-        throw new ImagicException($"--noise-from-eta takes an η between 0 and {ImagicOptions.MaxEta}, or 'off'; got '{value}'.");
+        throw new ImagicException($"{option} takes an η {(zeroAllowed ? "between 0" : "above 0 and at most")} and {ImagicOptions.MaxEta}, " +
+            $"or 'off'; got '{value}'.");
     }
 
     /// <summary><c>--forget none|encoder|decoder</c>: stage C's <see cref="ImagicOptions.Forget"/>; null when not given.</summary>
@@ -155,6 +169,9 @@ internal sealed class ImagicOverrides
         "With --start inversion: the η values at or above this one start from the seed's noise instead, so that large edits can " +
         "repaint colours the inversion holds (a background, an object's colour); 'off': every η from the inversion. " +
         "Default: the model's Imagic defaults, otherwise off.");
+    public Option<string?> GuidanceRamp { get; } = CommonOptions.GuidanceRamp(
+        "The η at which stage C's guidance reaches --guidance; below it the scale ramps from 1 (unguided at η = 0, so η = 0 gives " +
+        "the input back and small η make small changes); 'off': the full scale at every η. Default: the model's Imagic defaults, otherwise off.");
     public Option<string?> Forget { get; } = CommonOptions.Forget(
         "Forgedit's forgetting in stage C: each η samples with that half of the fine-tuned UNet moved back toward its pretrained " +
         "weights by min(η, 1), so the text can change what stage B fitted there ('decoder': appearance; 'encoder': layout) while " +
@@ -174,7 +191,7 @@ internal sealed class ImagicOverrides
     public IEnumerable<Option> All => new Option[]
     {
         Seed, EmbeddingSteps, EmbeddingLr, FinetuneSteps, FinetuneLr, Finetune, LoraRank, LoraAlpha, LoraLr, GradientCheckpointing,
-        SamplingSteps, Guidance, GuidanceRescale, Start, NoiseFromEta, Forget, Mask, EtaSweep, CheckpointEvery,
+        SamplingSteps, Guidance, GuidanceRescale, GuidanceRamp, Start, NoiseFromEta, Forget, Mask, EtaSweep, CheckpointEvery,
     };
 
     /// <summary>
@@ -197,7 +214,8 @@ internal sealed class ImagicOverrides
         GuidanceScale = result.GetValue(Guidance) ?? defaults.GuidanceScale,
         GuidanceRescale = result.GetValue(GuidanceRescale) ?? defaults.GuidanceRescale,
         SamplingStart = CommonOptions.ParseStart(result.GetValue(Start)) ?? defaults.SamplingStart,
-        NoiseFromEta = StageCOverrides.NoiseFromEtaOver(CommonOptions.ParseNoiseFromEta(result.GetValue(NoiseFromEta)), defaults.NoiseFromEta),
+        GuidanceRamp = StageCOverrides.EtaOrOffOver(CommonOptions.ParseGuidanceRamp(result.GetValue(GuidanceRamp)), defaults.GuidanceRamp),
+        NoiseFromEta = StageCOverrides.EtaOrOffOver(CommonOptions.ParseNoiseFromEta(result.GetValue(NoiseFromEta)), defaults.NoiseFromEta),
         Forget = CommonOptions.ParseForget(result.GetValue(Forget)) ?? defaults.Forget,
         Mask = CommonOptions.ParseMask(result.GetValue(Mask)) ?? defaults.Mask,
         EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,

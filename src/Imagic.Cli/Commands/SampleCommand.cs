@@ -19,6 +19,8 @@ internal static class SampleCommand
         var steps = new Option<int?>("--steps") { Description = "DDIM steps. Default: the run's." };
         var guidance = new Option<double?>("--guidance") { Description = "Guidance scale. Default: the run's." };
         var rescale = new Option<double?>("--guidance-rescale") { Description = "Guidance rescale φ in [0, 1]. Default: the run's." };
+        var ramp = CommonOptions.GuidanceRamp("The η at which guidance reaches its scale, ramping from 1 at η = 0 ('off': the full scale " +
+            "at every η). Default: the run's.");
         var start = CommonOptions.Start("What to sample from: 'noise' (from each seed) or 'inversion' (the input inverted under the " +
             "fine-tuned model; keeps its layout, the same for every seed). Default: the run's.");
         var noiseFrom = CommonOptions.NoiseFromEta("With the inversion start: η values at or above this one start from each seed's noise " +
@@ -32,7 +34,7 @@ internal static class SampleCommand
             "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
             "into a new sweep-N folder inside the run.\nExample: imagic sample runs/my-edit --eta 0.6,0.7,0.8 --seeds 3")
         {
-            run, eta, seeds, seed, steps, guidance, rescale, start, noiseFrom, forget, mask, threads,
+            run, eta, seeds, seed, steps, guidance, rescale, ramp, start, noiseFrom, forget, mask, threads,
         };
         var loading = ModelLoadOptions.AddTo(command, "The run's model, if it has moved since the edit.");
         command.SetAction(result =>
@@ -47,6 +49,7 @@ internal static class SampleCommand
                 GuidanceRescale = result.GetValue(rescale),
                 Start = CommonOptions.ParseStart(result.GetValue(start)),
                 NoiseFromEta = CommonOptions.ParseNoiseFromEta(result.GetValue(noiseFrom)),
+                GuidanceRamp = CommonOptions.ParseGuidanceRamp(result.GetValue(ramp)),
                 Forget = CommonOptions.ParseForget(result.GetValue(forget)),
                 Mask = CommonOptions.ParseMask(result.GetValue(mask)),
             };

@@ -195,12 +195,15 @@ public sealed record StageCOverrides
     /// <summary><see cref="ImagicOptions.NoiseFromEta"/>; a negative value turns it off (every η from <see cref="Start"/>).</summary>
     public double? NoiseFromEta { get; init; }
 
+    /// <summary><see cref="ImagicOptions.GuidanceRamp"/>; a negative value turns it off (the full scale at every η).</summary>
+    public double? GuidanceRamp { get; init; }
+
     /// <summary>
-    /// <paramref name="current"/> with <paramref name="given"/> laid over it, as <see cref="NoiseFromEta"/> reads: null keeps
-    /// it, a negative value turns it off, anything else replaces it.
+    /// <paramref name="current"/> with <paramref name="given"/> laid over it, as <see cref="NoiseFromEta"/> and
+    /// <see cref="GuidanceRamp"/> read: null keeps it, a negative value turns it off, anything else replaces it.
     /// </summary>
-    public static double? NoiseFromEtaOver(double? given, double? current) =>
-        given is double from ? (from < 0 ? null : from) : current;
+    public static double? EtaOrOffOver(double? given, double? current) =>
+        given is double value ? (value < 0 ? null : value) : current;
     public Models.UNetHalf? Forget { get; init; }
     public EditMaskMode? Mask { get; init; }
 
@@ -211,7 +214,8 @@ public sealed record StageCOverrides
         GuidanceScale = Guidance ?? options.GuidanceScale,
         GuidanceRescale = GuidanceRescale ?? options.GuidanceRescale,
         SamplingStart = Start ?? options.SamplingStart,
-        NoiseFromEta = NoiseFromEtaOver(NoiseFromEta, options.NoiseFromEta),
+        NoiseFromEta = EtaOrOffOver(NoiseFromEta, options.NoiseFromEta),
+        GuidanceRamp = EtaOrOffOver(GuidanceRamp, options.GuidanceRamp),
         Forget = Forget ?? options.Forget,
         Mask = Mask ?? options.Mask,
     };

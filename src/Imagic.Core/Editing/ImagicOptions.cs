@@ -127,6 +127,17 @@ public sealed record ImagicOptions
     /// </summary>
     [JsonPropertyName("guidance_rescale")] public double GuidanceRescale { get; init; }
 
+    /// <summary>
+    /// Stage C: the η at which guidance reaches <see cref="GuidanceScale"/> s. Below it the scale ramps from 1:
+    /// 1 + (s − 1)·min(η / ramp, 1), so η = 0 samples unguided, as stage B fitted it, and gives the input back; small η
+    /// make small changes. Null (default): s at every η. Not in the paper; see docs/imagic-tuning.md.
+    /// </summary>
+    [JsonPropertyName("guidance_ramp")] public double? GuidanceRamp { get; init; }
+
+    /// <summary>Stage C's guidance scale at <paramref name="eta"/> (<see cref="GuidanceRamp"/>).</summary>
+    public double GuidanceAt(double eta) =>
+        GuidanceRamp is double ramp ? 1 + (GuidanceScale - 1) * Math.Min(eta / ramp, 1) : GuidanceScale;
+
     /// <summary>Stage C: interpolation weight η in e = η·e_tgt + (1 − η)·e_opt. Default 0.7.</summary>
     [JsonPropertyName("eta")] public double Eta { get; init; } = 0.7;
 
@@ -166,6 +177,8 @@ public sealed record ImagicOptions
         if (!Enum.IsDefined(SamplingStart)) throw new ImagicException($"Unknown sampling start {SamplingStart}.");
         if (NoiseFromEta is double noiseFrom && !(noiseFrom is >= 0 and <= MaxEta))
             throw new ImagicException($"noise_from_eta must be between 0 and {MaxEta}, got {noiseFrom}.");
+        if (GuidanceRamp is double ramp && !(ramp > 0 && ramp <= MaxEta))
+            throw new ImagicException($"guidance_ramp must be above 0 and at most {MaxEta}, got {ramp}.");
         if (!Enum.IsDefined(Forget)) throw new ImagicException($"Unknown UNet half to forget {Forget}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model

@@ -20,12 +20,17 @@ public sealed class InterpolationSampling : IDisposable
 
     public SamplingOptions Options { get; }
 
-    public InterpolationSampling(StableDiffusionPipeline pipe, SamplingOptions options)
+    /// <param name="guidanceAt">The guidance scale at each η (<see cref="ImagicOptions.GuidanceAt"/>); default:
+    /// <see cref="SamplingOptions.GuidanceScale"/> at every η.</param>
+    public InterpolationSampling(StableDiffusionPipeline pipe, SamplingOptions options, Func<double, double>? guidanceAt = null)
     {
         _pipe = pipe;
         Options = options;
+        _guidanceAt = guidanceAt ?? (_ => options.GuidanceScale);
         _uncond = pipe.EncodePrompt("").DetachFromDisposeScope();
     }
+
+    readonly Func<double, double> _guidanceAt;
 
     /// <summary>The empty prompt's embedding that guidance pushes away from, [1, 77, D].</summary>
     public Tensor Unconditional => _uncond;
@@ -62,7 +67,8 @@ public sealed class InterpolationSampling : IDisposable
             var chunk = etas.Skip(start).Take(perBatch).ToArray();
             var cond = torch.cat(chunk.Select(eta => Interpolate(eTgt, eOpt, eta)).ToArray());
             var batchNoise = noise.expand(chunk.Length, -1, -1, -1).contiguous();
-            chunks.Add(_pipe.Sample(cond, _uncond, batchNoise, Options, generator, progress, cancellation));
+            chunks.Add(_pipe.Sample(cond, _uncond, batchNoise, Options, generator, progress, cancellation,
+                guidanceScales: chunk.Select(_guidanceAt).ToArray()));
         }
         var latents = torch.cat(chunks).MoveToOuterDisposeScope();
         foreach (var c in chunks) c.Dispose(); // Sample's results belong to no dispose scope

@@ -19,14 +19,35 @@ public static class ClassifierFreeGuidance
     {
         CheckRescale(rescale);
         using var scope = NewDisposeScope();
-        var guided = uncond + scale * (cond - uncond);
-        if (rescale > 0)
-        {
-            var dims = Enumerable.Range(1, (int)cond.dim() - 1).Select(d => (long)d).ToArray();
-            var ratio = cond.std(dims, keepdim: true) / guided.std(dims, keepdim: true);
-            guided = guided * (rescale * ratio + (1 - rescale));
-        }
-        return guided.MoveToOuterDisposeScope();
+        return Rescaled(uncond + scale * (cond - uncond), cond, rescale).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="Combine(Tensor, Tensor, double, double)"/> with one scale per sample of the batch (<paramref name="scales"/>
+    /// has the batch's length): what stage C needs when its guidance depends on η.
+    /// </summary>
+    public static Tensor Combine(Tensor uncond, Tensor cond, IReadOnlyList<double> scales, double rescale = 0)
+    {
+        if (scales.Count != cond.shape[0])
+            throw new ArgumentException($"{scales.Count} guidance scales for a batch of {cond.shape[0]}.", nameof(scales));
+        if (scales.All(s => s == scales[0]))
+            return Combine(uncond, cond, scales[0], rescale);
+        CheckRescale(rescale);
+        using var scope = NewDisposeScope();
+        var shape = new long[cond.dim()];
+        Array.Fill(shape, 1L);
+        shape[0] = scales.Count;
+        var scale = tensor(scales.Select(s => (float)s).ToArray(), dtype: cond.dtype, device: cond.device).view(shape);
+        return Rescaled(uncond + scale * (cond - uncond), cond, rescale).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The guided output rescaled φ : 1 − φ toward each sample's conditional standard deviation (φ = 0: as it is).</summary>
+    static Tensor Rescaled(Tensor guided, Tensor cond, double rescale)
+    {
+        if (rescale <= 0) return guided;
+        var dims = Enumerable.Range(1, (int)cond.dim() - 1).Select(d => (long)d).ToArray();
+        var ratio = cond.std(dims, keepdim: true) / guided.std(dims, keepdim: true);
+        return guided * (rescale * ratio + (1 - rescale));
     }
 
     /// <summary>Throws a clear <see cref="ImagicException"/> unless 0 ≤ φ ≤ 1.</summary>

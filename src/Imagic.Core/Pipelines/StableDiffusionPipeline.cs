@@ -18,7 +18,7 @@ public sealed record SamplingOptions
 
     /// <summary>
     /// Guidance rescale φ in [0, 1] (Lin et al., 2023): how far the guided output's scale is pulled back to the
-    /// conditional output's; see <see cref="ClassifierFreeGuidance.Combine"/>. Default 0 (plain guidance), as in diffusers.
+    /// conditional output's; see <see cref="ClassifierFreeGuidance.Combine(Tensor, Tensor, double, double)"/>. Default 0 (plain guidance), as in diffusers.
     /// </summary>
     public double GuidanceRescale { get; init; }
 
@@ -407,21 +407,29 @@ public sealed class StableDiffusionPipeline : IDisposable
 
     /// <summary>
     /// Classifier-free guided model output: ε_uncond + s·(ε_cond − ε_uncond), optionally rescaled
-    /// (<see cref="ClassifierFreeGuidance.Combine"/>), evaluated as one batch of two like diffusers. With a scale
+    /// (<see cref="ClassifierFreeGuidance.Combine(Tensor, Tensor, double, double)"/>), evaluated as one batch of two like diffusers. With a scale
     /// of 1 only the conditional branch runs.
     /// </summary>
     public Tensor GuidedModelOutput(Tensor latents, long timestep, Tensor cond, Tensor uncond, double guidanceScale,
+        double guidanceRescale = 0) =>
+        GuidedModelOutput(latents, timestep, cond, uncond, Enumerable.Repeat(guidanceScale, (int)latents.shape[0]).ToArray(), guidanceRescale);
+
+    /// <summary>
+    /// <see cref="GuidedModelOutput(Tensor, long, Tensor, Tensor, double, double)"/> with one guidance scale per sample of
+    /// the batch; only the conditional branch runs when every scale is 1.
+    /// </summary>
+    public Tensor GuidedModelOutput(Tensor latents, long timestep, Tensor cond, Tensor uncond, IReadOnlyList<double> guidanceScales,
         double guidanceRescale = 0)
     {
         using var scope = torch.NewDisposeScope();
         using var t = torch.tensor(timestep, device: latents.device);
-        if (guidanceScale == 1.0)
+        if (guidanceScales.All(s => s == 1.0))
             return UNet.Forward(latents, t, cond).MoveToOuterDisposeScope();
         if (uncond.shape[0] != cond.shape[0])
             uncond = uncond.expand(cond.shape[0], uncond.shape[1], uncond.shape[2]);
         var output = UNet.Forward(torch.cat(new[] { latents, latents }), t, torch.cat(new[] { uncond, cond }));
         var parts = output.chunk(2);
-        return ClassifierFreeGuidance.Combine(parts[0], parts[1], guidanceScale, guidanceRescale).MoveToOuterDisposeScope();
+        return ClassifierFreeGuidance.Combine(parts[0], parts[1], guidanceScales, guidanceRescale).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -430,10 +438,16 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// </summary>
     /// <param name="skipSteps">Start after this many of the schedule's timesteps: SDEdit-style editing passes
     /// latents already noised to the first remaining timestep. Default 0 (from pure noise).</param>
+    /// <param name="guidanceScales">One guidance scale per sample of the batch instead of <see cref="SamplingOptions.GuidanceScale"/>
+    /// (stage C's guidance ramp); default null.</param>
     public Tensor Sample(Tensor cond, Tensor uncond, Tensor initLatents, SamplingOptions options, Generator? generator = null,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, int skipSteps = 0)
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, int skipSteps = 0,
+        IReadOnlyList<double>? guidanceScales = null)
     {
         CheckSamplingOptions(options);
+        var scales = guidanceScales ?? Enumerable.Repeat(options.GuidanceScale, (int)initLatents.shape[0]).ToArray();
+        if (scales.Count != initLatents.shape[0])
+            throw new ArgumentException($"{scales.Count} guidance scales for a batch of {initLatents.shape[0]}.", nameof(guidanceScales));
         using var _ = torch.no_grad();
         var scheduler = new DdimScheduler(SchedulerConfig);
         scheduler.SetTimesteps(options.Steps);
@@ -443,7 +457,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
-            var modelOutput = GuidedModelOutput(latents, timesteps[i], cond, uncond, options.GuidanceScale, options.GuidanceRescale);
+            var modelOutput = GuidedModelOutput(latents, timesteps[i], cond, uncond, scales, options.GuidanceRescale);
             var next = scheduler.Step(modelOutput, timesteps[i], latents, options.Eta, generator).PrevSample;
             latents.Dispose();
             latents = next.DetachFromDisposeScope();

@@ -263,14 +263,14 @@ sealed class ImagicMethod : EditMethod
 
     /// <summary>
     /// The settings the trained state (stages A and B) depends on, as JSON: the per-case seed is part of the case, and
-    /// stage C's settings (sampling steps, guidance, DDIM η, the start and noise_from_eta, forgetting, the mask, the η list) are left out, so changing them reuses it.
+    /// stage C's settings (sampling steps, guidance and its ramp, DDIM η, the start and noise_from_eta, forgetting, the mask, the η list) are left out, so changing them reuses it.
     /// Values at their type's default are left out too, so that an option added later with an "off" default (0, false, the
     /// first enum value) keeps the states kept before it valid.
     /// </summary>
     public string TrainingSettingsJson => JsonSerializer.Serialize(Settings.Imagic with
     {
         Seed = 0, EtaSweep = null!, Eta = 0, CheckpointEvery = 0, SamplingSteps = 0, GuidanceScale = 0, GuidanceRescale = 0, DdimEta = 0,
-        SamplingStart = SamplingStart.Noise, NoiseFromEta = null, Forget = Models.UNetHalf.None, Mask = EditMaskMode.None,
+        SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = Models.UNetHalf.None, Mask = EditMaskMode.None,
     }, TrainingKeyJson);
 
     static readonly JsonSerializerOptions TrainingKeyJson = new(BenchSettings.Json)

@@ -30,12 +30,13 @@ public class CommonOptionsTests
 
         var (code, _, stderr) = CliHarness.Run("edit", "--image", wide, "--prompt", "a dog", "--model", TestPaths.TinySd1, "--out", run,
             "--embedding-steps", "1", "--finetune-steps", "1", "--steps", "1", "--eta", "1", "--fit", "pad", "--finetune", "lora",
-            "--start", "inversion", "--noise-from-eta", "0.9", "--forget", "decoder", "--mask", "auto", "--threads", "1");
+            "--start", "inversion", "--noise-from-eta", "0.9", "--guidance-ramp", "0.8", "--forget", "decoder", "--mask", "auto", "--threads", "1");
 
         Assert.True(code == 0, stderr);
         Assert.Equal(Imagic.Training.FinetuneMethod.Lora, EditRun.Open(run).ReadManifest().Options.FinetuneMethod);
         Assert.Equal(SamplingStart.Inversion, EditRun.Open(run).ReadManifest().Options.SamplingStart);
         Assert.Equal(0.9, EditRun.Open(run).ReadManifest().Options.NoiseFromEta);
+        Assert.Equal(0.8, EditRun.Open(run).ReadManifest().Options.GuidanceRamp);
         Assert.Equal(Imagic.Models.UNetHalf.Decoder, EditRun.Open(run).ReadManifest().Options.Forget);
         Assert.Equal(EditMaskMode.Auto, EditRun.Open(run).ReadManifest().Options.Mask);
         // Padding keeps the whole wide photo: the top and bottom rows are the mid-grey padding.
@@ -51,6 +52,8 @@ public class CommonOptionsTests
     [InlineData("--forget", "middle")]
     [InlineData("--noise-from-eta", "2.5")]
     [InlineData("--noise-from-eta", "soon")]
+    [InlineData("--guidance-ramp", "0")]
+    [InlineData("--guidance-ramp", "-1")]
     [InlineData("--mask", "everything")]
     [InlineData("--finetune", "encoder")]
     public void Edit_BadSharedOptionValue_FailsNamingIt(string option, string value)

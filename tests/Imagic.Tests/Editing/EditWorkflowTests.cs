@@ -26,6 +26,16 @@ public class EditWorkflowTests
     }
 
     [Fact]
+    public void StageCOverrides_GuidanceRamp_FollowsTheSameRule()
+    {
+        var run = new ImagicOptions { GuidanceRamp = 1.0 };
+        Assert.Equal(1.0, new StageCOverrides().ApplyTo(run).GuidanceRamp);
+        Assert.Equal(0.6, new StageCOverrides { GuidanceRamp = 0.6 }.ApplyTo(run).GuidanceRamp);
+        Assert.Null(new StageCOverrides { GuidanceRamp = -1 }.ApplyTo(run).GuidanceRamp);
+        Assert.Equal(0.6, new StageCOverrides { GuidanceRamp = 0.6 }.ApplyTo(new ImagicOptions()).GuidanceRamp);
+    }
+
+    [Fact]
     public void Start_WritesEveryArtifactOfTheRun_AndLeavesTheInputUntouched()
     {
         var dir = TestPaths.NewTempDir();

@@ -102,6 +102,34 @@ public class ImagicEditorTests
     }
 
     [Fact]
+    public void StageC_GuidanceRamp_SamplesEachEtaAtItsOwnScale_UnguidedAtEtaZero()
+    {
+        // Given a trained edit, and an editor whose guidance 4 ramps from 1 at η = 0 to 4 at η 1
+        var options = EditTestData.FastOptions with { EmbeddingSteps = 2, FinetuneSteps = 2, SamplingSteps = 3, GuidanceScale = 4 };
+        var (pipe, editor, session) = Start(options);
+        using var _p = pipe;
+        using var _e = editor;
+        using var _s = session;
+        editor.Train(session);
+        using var ramped = new ImagicEditor(pipe, options with { GuidanceRamp = 1.0 });
+
+        // When it samples η 0, 0.5 and 1.2 in one batch
+        using var all = ramped.SampleLatents(session, [0, 0.5, 1.2], sampleSeed: 3);
+
+        // Then each row is that η sampled alone at its scale, 1, 2.5 and 4 (to float rounding: the batch differs)
+        Assert.Equal([1.0, 2.5, 4.0], new[] { 0, 0.5, 1.2 }.Select(ramped.Options.GuidanceAt));
+        foreach (var (eta, scale, row) in new[] { (0.0, 1.0, 0), (0.5, 2.5, 1), (1.2, 4.0, 2) })
+        {
+            using var alone = new ImagicEditor(pipe, options with { GuidanceScale = scale });
+            using var expected = alone.SampleLatents(session, [eta], sampleSeed: 3);
+            var got = all.narrow(0, row, 1);
+            Assert.True(got.allclose(expected, rtol: 1e-4, atol: 1e-4), $"η {eta}: max difference {(got - expected).abs().max().item<float>()}");
+        }
+        using var unramped = editor.SampleLatents(session, [0], sampleSeed: 3);
+        Assert.False(unramped.allclose(all.narrow(0, 0, 1), rtol: 1e-4, atol: 1e-4), "the ramp changed nothing at η = 0");
+    }
+
+    [Fact]
     public void StageC_ForgettingTheDecoder_SamplesEtaZeroAsTunedAndEtaOneWithThePretrainedDecoder_AndKeepsTheTunedWeights()
     {
         // Given a trained edit, and an editor made before training that forgets the decoder

@@ -88,6 +88,28 @@ public class ImagicRecipesTests
         (new ImagicOptions() with { NoiseFromEta = 1.0, SamplingStart = SamplingStart.Inversion }).Validate();
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-0.5)]
+    [InlineData(2.5)]
+    [InlineData(double.NaN)]
+    public void Validate_GuidanceRampNotAPositiveEta_FailsNamingIt(double ramp)
+    {
+        var e = Assert.Throws<ImagicException>(() => (new ImagicOptions() with { GuidanceRamp = ramp }).Validate());
+        Assert.Contains("guidance_ramp", e.Message);
+        (new ImagicOptions() with { GuidanceRamp = 0.05 }).Validate();
+    }
+
+    [Fact]
+    public void GuidanceAt_RampsFromOneAtEtaZeroToTheScaleAtTheRamp_OrIsTheScaleEverywhereWithoutIt()
+    {
+        var ramped = new ImagicOptions { GuidanceScale = 5, GuidanceRamp = 0.8 };
+        Assert.Equal([1.0, 3.0, 5.0, 5.0], new[] { 0, 0.4, 0.8, 1.2 }.Select(ramped.GuidanceAt));
+        Assert.All(new[] { 0, 0.4, 1.2 }, eta => Assert.Equal(5.0, (ramped with { GuidanceRamp = null }).GuidanceAt(eta)));
+        // Guidance below 1 ramps down toward it the same way.
+        Assert.Equal(0.75, (ramped with { GuidanceScale = 0.5 }).GuidanceAt(0.4));
+    }
+
     [Fact]
     public void Resolve_UnknownRecipe_FailsListingTheNames()
     {

@@ -42,6 +42,27 @@ public class ClassifierFreeGuidanceTests
         }
     }
 
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.7)]
+    public void Combine_PerSampleScales_GivesEachSampleItsOwnScale_AndOneScaleForAllIsTheScalarCombineExactly(double rescale)
+    {
+        var u = Randn(5, 3, 4, 3, 3);
+        var c = Randn(6, 3, 4, 3, 3);
+
+        var mixed = ClassifierFreeGuidance.Combine(u, c, [1.0, 2.5, 7.5], rescale);
+        var same = ClassifierFreeGuidance.Combine(u, c, [4.0, 4.0, 4.0], rescale);
+
+        var scales = new[] { 1.0, 2.5, 7.5 };
+        for (int i = 0; i < 3; i++)
+        {
+            using var alone = ClassifierFreeGuidance.Combine(u[i].unsqueeze(0), c[i].unsqueeze(0), scales[i], rescale);
+            Reference.AssertClose(alone, mixed[i].unsqueeze(0), 1e-5, $"sample {i} at scale {scales[i]}");
+        }
+        Assert.True(Tensors.Identical(ClassifierFreeGuidance.Combine(u, c, 4.0, rescale), same));
+        Assert.Throws<ArgumentException>(() => ClassifierFreeGuidance.Combine(u, c, [1.0, 2.0], rescale));
+    }
+
     [Fact]
     public void Combine_PartialRescale_MixesRescaledAndPlainByPhi()
     {
