@@ -72,7 +72,7 @@ internal static class CommonOptions
         if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double eta)
             && eta <= ImagicOptions.MaxEta && (zeroAllowed ? eta >= 0 : eta > 0))
             return eta;
-        throw new ImagicException($"{option} takes an η {(zeroAllowed ? "between 0" : "above 0 and at most")} and {ImagicOptions.MaxEta}, " +
+        throw new ImagicException($"{option} takes an η {(zeroAllowed ? "between 0 and" : "above 0 and at most")} {ImagicOptions.MaxEta}, " +
             $"or 'off'; got '{value}'.");
     }
 

@@ -67,4 +67,18 @@ public class CommonOptionsTests
         Assert.Contains(value, stdout + stderr);
         Assert.False(Directory.Exists(Path.Combine(dir, "run")));
     }
+
+    [Theory]
+    [InlineData("--noise-from-eta", "2.5", "--noise-from-eta takes an η between 0 and 2, or 'off'; got '2.5'.")]
+    [InlineData("--guidance-ramp", "0", "--guidance-ramp takes an η above 0 and at most 2, or 'off'; got '0'.")]
+    public void Edit_EtaOrOffOption_OutOfRange_SaysWhatItTakes(string option, string value, string message)
+    {
+        var dir = TestPaths.NewTempDir();
+
+        var (code, _, stderr) = CliHarness.Run("edit", "--image", EditTestData.WriteInputImage(dir), "--prompt", "a dog",
+            "--model", TestPaths.TinySd1, "--out", Path.Combine(dir, "run"), option, value);
+
+        Assert.NotEqual(0, code);
+        Assert.Contains(message, stderr);
+    }
 }
