@@ -47,7 +47,7 @@ public static class DdimInversion
             var next = MathF.Sqrt(alphaT) * x0 + MathF.Sqrt(1 - alphaT) * eps;
             z.Dispose();
             z = next.DetachFromDisposeScope();
-            StableDiffusionPipeline.CheckFinite(z, $"DDIM inversion step {timesteps.Length - i} of {timesteps.Length} (t = {t})", "check the model's weights");
+            Training.NonFinite.CheckOutput(z, $"DDIM inversion step {timesteps.Length - i} of {timesteps.Length} (t = {t})", "check the model's weights");
         }
         return z;
     }

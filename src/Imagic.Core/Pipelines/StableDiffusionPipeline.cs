@@ -358,7 +358,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         var posterior = posteriors.Count == 1 ? posteriors[0]
             : new DiagonalGaussian(torch.cat(posteriors.Select(p => p.Mean).ToList()), torch.cat(posteriors.Select(p => p.LogVar).ToList()));
         var z = generator is null ? posterior.Mean : posterior.Sample(generator);
-        CheckFinite(z, "The VAE encoder", "the image or the VAE's weights are out of range (an fp16 VAE can overflow: load it in float32)");
+        Training.NonFinite.CheckOutput(z, "The VAE encoder", "the image or the VAE's weights are out of range (an fp16 VAE can overflow: load it in float32)");
         return (z * Vae.Config.ScalingFactor).MoveToOuterDisposeScope();
     }
 
@@ -376,21 +376,8 @@ public sealed class StableDiffusionPipeline : IDisposable
             images.Add(scaled.ConsumedBy(z => VaeTiling is null ? Vae.Decode(z) : VaeTiling.Decode(Vae, z)));
         }
         var decoded = images.Count == 1 ? images[0] : torch.cat(images);
-        CheckFinite(decoded, "The VAE decoder", "the latents or the VAE's weights are out of range (an fp16 VAE can overflow: load it in float32)");
+        Training.NonFinite.CheckOutput(decoded, "The VAE decoder", "the latents or the VAE's weights are out of range (an fp16 VAE can overflow: load it in float32)");
         return decoded.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Throws an <see cref="ImagicException"/> when <paramref name="tensor"/> holds NaN or infinite values, so that a run
-    /// that went wrong stops with one line naming where instead of writing a black image (NaN becomes 0 in 8 bits).
-    /// One sum per call (<see cref="Training.NonFinite.IsAllFinite"/>): negligible beside the step that made the tensor.
-    /// </summary>
-    /// <param name="where">What produced it, starting a sentence ("Sampling step 3 of 25 (t = 919)").</param>
-    /// <param name="hint">What to try, ending the sentence.</param>
-    internal static void CheckFinite(Tensor tensor, string where, string hint)
-    {
-        if (!Training.NonFinite.IsAllFinite(tensor))
-            throw new ImagicException($"{where} produced {Training.NonFinite.CountNonFinite(tensor)} NaN or infinite value(s); {hint}.");
     }
 
     /// <summary>The batch as one piece, or one image at a time with <see cref="VaeSlicing"/>.</summary>
@@ -461,7 +448,7 @@ public sealed class StableDiffusionPipeline : IDisposable
             var next = scheduler.Step(modelOutput, timesteps[i], latents, options.Eta, generator).PrevSample;
             latents.Dispose();
             latents = next.DetachFromDisposeScope();
-            CheckFinite(latents, $"Sampling step {i + 1} of {timesteps.Length} (t = {timesteps[i]})", "lower the guidance scale, or check the model's weights");
+            Training.NonFinite.CheckOutput(latents, $"Sampling step {i + 1} of {timesteps.Length} (t = {timesteps[i]})", "lower the guidance scale, or check the model's weights");
             progress?.Report(new StepProgress("sampling", i + 1, timesteps.Length));
         }
         return latents;

@@ -32,6 +32,20 @@ public static class NonFinite
             throw Stopped(stage, step, $"the gradient of '{name}' is not finite", optimizer.LearningRate);
     }
 
+    /// <summary>
+    /// Throws an <see cref="ImagicException"/> when <paramref name="tensor"/>, the output of a sampling step or of the VAE,
+    /// holds NaN or infinite values, so that a run that went wrong stops with one line naming where instead of writing a
+    /// black image (NaN becomes 0 in 8 bits). One sum per call (<see cref="IsAllFinite"/>): negligible beside the step
+    /// that made the tensor.
+    /// </summary>
+    /// <param name="where">What produced it, starting a sentence ("Sampling step 3 of 25 (t = 919)").</param>
+    /// <param name="hint">What to try, ending the sentence.</param>
+    public static void CheckOutput(Tensor tensor, string where, string hint)
+    {
+        if (!IsAllFinite(tensor))
+            throw new ImagicException($"{where} produced {CountNonFinite(tensor)} NaN or infinite value(s); {hint}.");
+    }
+
     /// <summary>True if no element of <paramref name="tensor"/> is NaN or infinite (always true for integer tensors).</summary>
     public static bool IsAllFinite(Tensor tensor)
     {
