@@ -332,10 +332,11 @@ public static class StudioApp
         if (!TryMask(http.Request.Query["mask"], state.Mask, out var mask, out var maskError)) return Error(400, maskError);
         try
         {
-            var (path, fromCache) = await s.Sampler.SampleAsync(s.Runs.DirOf(id)!, eta, seed ?? state.Seed, mask, http.RequestAborted);
+            string runDir = s.Runs.DirOf(id)!;
+            var (path, fromCache) = await s.Sampler.SampleAsync(runDir, eta, seed ?? state.Seed, mask, http.RequestAborted);
             http.Response.Headers["X-Imagic-Cache"] = fromCache ? "hit" : "miss";
             http.Response.Headers.CacheControl = "no-cache";
-            var input = Path.Combine(s.Runs.DirOf(id)!, "input.png");
+            var input = Path.Combine(runDir, "input.png");
             if (File.Exists(input) && ImageSpread.LostThePicture(ImageIO.Load(path), ImageIO.Load(input)))
                 http.Response.Headers["X-Imagic-Warning"] = "This image is one flat colour, so the edit failed at this η: try a lower η.";
             string? download = http.Request.Query["download"] == "1" ? $"{id}_{Path.GetFileName(path)}" : null;
