@@ -124,10 +124,10 @@ public sealed class VaeEncoder : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor image)
     {
-        var x = conv_in.call(image);
+        var x = conv_in.Convolve(image);
         foreach (var b in down_blocks) x = x.ConsumedBy(b.Forward);
         return x.ConsumedBy(mid_block.Forward).ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t))
-            .ConsumedBy(conv_out.call);
+            .ConsumedBy(conv_out.Convolve);
     }
 }
 
@@ -157,9 +157,9 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor z)
     {
-        var x = conv_in.call(z).ConsumedBy(mid_block.Forward);
+        var x = conv_in.Convolve(z).ConsumedBy(mid_block.Forward);
         foreach (var b in up_blocks) x = x.ConsumedBy(b.Forward);
-        return x.ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv_out.call);
+        return x.ConsumedBy(conv_norm_out.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv_out.Convolve);
     }
 }
 
@@ -191,7 +191,7 @@ public sealed class AutoencoderKL : Module
     public DiagonalGaussian Encode(Tensor image)
     {
         using var scope = torch.NewDisposeScope();
-        var moments = encoder.call(image).ConsumedBy(quant_conv.call).chunk(2, dim: 1);
+        var moments = encoder.call(image).ConsumedBy(quant_conv.Convolve).chunk(2, dim: 1);
         var mean = moments[0].contiguous();
         var logvar = moments[1].clamp(-30.0, 20.0);
         return new DiagonalGaussian(mean.MoveToOuterDisposeScope(), logvar.MoveToOuterDisposeScope());
@@ -201,6 +201,6 @@ public sealed class AutoencoderKL : Module
     public Tensor Decode(Tensor latents)
     {
         using var scope = torch.NewDisposeScope();
-        return post_quant_conv.call(latents).ConsumedBy(decoder.call).MoveToOuterDisposeScope();
+        return post_quant_conv.Convolve(latents).ConsumedBy(decoder.call).MoveToOuterDisposeScope();
     }
 }

@@ -45,14 +45,14 @@ public sealed class ResnetBlock2D : Module
     public Tensor Forward(Tensor x, Tensor? temb)
     {
         using var scope = torch.NewDisposeScope();
-        var h = norm1.call(x).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv1.call);
+        var h = norm1.call(x).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv1.Convolve);
         if (time_emb_proj is not null && temb is not null)
         {
             var t = time_emb_proj.call(Layers.Activate(_act, temb)).unsqueeze(-1).unsqueeze(-1);
             h = h.ConsumedBy(v => v + t);
         }
-        h = h.ConsumedBy(norm2.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv2.call);
-        var skip = conv_shortcut is null ? x : conv_shortcut.call(x);
+        h = h.ConsumedBy(norm2.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv2.Convolve);
+        var skip = conv_shortcut is null ? x : conv_shortcut.Convolve(x);
         var y = h.ConsumedBy(v => skip + v);
         if (_outputScale != 1.0)
         {
@@ -81,8 +81,8 @@ public sealed class Downsample2D : Module
     public Tensor Forward(Tensor x)
     {
         if (_padding == 0)
-            return functional.pad(x, new long[] { 0, 1, 0, 1 }, PaddingModes.Constant, 0).ConsumedBy(conv.call);
-        return conv.call(x);
+            return functional.pad(x, new long[] { 0, 1, 0, 1 }, PaddingModes.Constant, 0).ConsumedBy(conv.Convolve);
+        return conv.Convolve(x);
     }
 }
 
@@ -103,6 +103,6 @@ public sealed class Upsample2D : Module
         var up = size is null
             ? functional.interpolate(x, scale_factor: new double[] { 2.0, 2.0 }, mode: InterpolationMode.Nearest)
             : functional.interpolate(x, size: size, mode: InterpolationMode.Nearest);
-        return up.ConsumedBy(conv.call);
+        return up.ConsumedBy(conv.Convolve);
     }
 }

@@ -134,7 +134,7 @@ public sealed class UNet2DConditionModel : Module
             sample = 2 * sample - 1.0;
         if (Config.CoordinateChannels > 0)
             sample = torch.cat(new[] { sample, CoordinateGrid(sample) }, 1);
-        var x = conv_in.call(sample);
+        var x = conv_in.Convolve(sample);
 
         // 3. down, keeping every intermediate state as a skip connection
         var skips = new List<Tensor> { x };
@@ -150,7 +150,7 @@ public sealed class UNet2DConditionModel : Module
             x = block.Forward(x, temb, context, skips, checkpoint);
 
         // 6. post-process
-        x = conv_out.call(Layers.Activate(Config.ActFn, conv_norm_out.call(x)));
+        x = conv_out.Convolve(Layers.Activate(Config.ActFn, conv_norm_out.call(x)));
         return x.MoveToOuterDisposeScope();
     }
 
