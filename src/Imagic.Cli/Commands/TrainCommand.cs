@@ -18,6 +18,11 @@ internal static class TrainCommand
         };
         var defaults = new TrainingOptions();
         var vaeSteps = new Option<int>("--vae-steps") { Description = "Phase 1 (VAE) steps.", DefaultValueFactory = _ => defaults.VaeSteps };
+        var vaeCrop = new Option<int>("--vae-crop")
+        {
+            Description = "Side of the random square crops the VAE trains on (images no larger are used whole).",
+            DefaultValueFactory = _ => defaults.VaeCrop,
+        };
         var steps = new Option<int>("--steps") { Description = "Phase 2 (UNet + text encoder) steps.", DefaultValueFactory = _ => defaults.Steps };
         var batch = new Option<int>("--batch") { Description = "Images per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double>("--lr") { Description = "Phase 2 peak learning rate.", DefaultValueFactory = _ => defaults.LearningRate };
@@ -55,7 +60,7 @@ internal static class TrainCommand
             "Example: imagic train --tokenizer ../shared/reference/tiny-sd1/tokenizer --work /tmp/shapes-train --out models/shapes --fp16\n" +
             "World v2 (64 px): imagic train --world v2 --tokenizer ../shared/reference/tiny-sd1/tokenizer --work /tmp/shapes-v2 --out models/shapes --fp16")
         {
-            output, work, tokenizer, vaeSteps, steps, batch, lr, highNoiseShare, highNoiseStart, minSnrGamma, seed, checkpointEvery, threads, fp16,
+            output, work, tokenizer, vaeSteps, vaeCrop, steps, batch, lr, highNoiseShare, highNoiseStart, minSnrGamma, seed, checkpointEvery, threads, fp16,
             world, partialCaptions,
         };
         var loading = ModelLoadOptions.AddDeviceTo(command);
@@ -66,6 +71,7 @@ internal static class TrainCommand
             var options = new TrainingOptions
             {
                 VaeSteps = result.GetValue(vaeSteps),
+                VaeCrop = result.GetValue(vaeCrop),
                 Steps = result.GetValue(steps),
                 BatchSize = result.GetValue(batch),
                 LearningRate = result.GetValue(lr),

@@ -38,6 +38,8 @@ public sealed class ShapesTrainer
         int expected = options.World == WorldVersion.V1 ? ShapesModelConfigs.ImageSize : ShapesModelConfigs.ImageSizeV2;
         if (_architecture.Vae.SampleSize != expected)
             throw new ImagicException($"World {options.World} is rendered at {expected} px, but the VAE's sample_size is {_architecture.Vae.SampleSize}.");
+        if (options.VaeCrop < expected && options.VaeCrop % VaeFactor != 0)
+            throw new ImagicException($"--vae-crop must be a multiple of the VAE's downsampling factor {VaeFactor}, got {options.VaeCrop}.");
         _workDir = Path.GetFullPath(workDir);
         _tokenizerDir = tokenizerDir;
         _options = options;
@@ -46,6 +48,8 @@ public sealed class ShapesTrainer
 
     /// <summary>Where training is, as written in <c>state.json</c>.</summary>
     public sealed record State(string Phase, int Step, double ScalingFactor, TrainingOptions Options);
+
+    int VaeFactor => 1 << (_architecture.Vae.BlockOutChannels.Length - 1);
 
     string WorkFile(string name) => Path.Combine(_workDir, name);
 
@@ -118,6 +122,28 @@ public sealed class ShapesTrainer
             : Captioner.Caption(scene, rng);
     }
 
+    Tensor RandomCrops(Tensor images, int step) => RandomCrops(images, _options.VaeCrop, VaeFactor, _options.Seed, step);
+
+    /// <summary>
+    /// One random <paramref name="crop"/>-sized window of each image, drawn from (seed, step), at offsets that are
+    /// multiples of <paramref name="factor"/> (the VAE's downsampling factor) so that the crop's latent grid is the whole
+    /// image's; images no larger than the crop are returned as they are.
+    /// </summary>
+    internal static Tensor RandomCrops(Tensor images, int crop, int factor, long seed, int step)
+    {
+        int size = (int)images.shape[^1];
+        if (crop >= size) return images;
+        var rng = new WorldRandom(unchecked(seed * 31 + step) ^ 0x5DEECE66DL);
+        int cells = (size - crop) / factor + 1;
+        var crops = new Tensor[images.shape[0]];
+        for (int i = 0; i < crops.Length; i++)
+        {
+            int y = rng.NextInt(cells) * factor, x = rng.NextInt(cells) * factor;
+            crops[i] = images[i, .., y..(y + crop), x..(x + crop)];
+        }
+        return torch.stack(crops);
+    }
+
     Generator StepGenerator(long seed, int phase, int step) =>
         new(unchecked((ulong)(seed * 7919 + phase * 1_000_000_007L + step) * 0x9E3779B97F4A7C15UL + 1), _device);
 
@@ -149,7 +175,7 @@ public sealed class ShapesTrainer
             }
             using var scope = torch.NewDisposeScope();
             using var generator = StepGenerator(_options.Seed, 1, step);
-            var (images, _) = Batch(step, 1);
+            var images = RandomCrops(Batch(step, 1).Images, step);
             var posterior = vae.Encode(images);
             var reconstruction = vae.Decode(posterior.Sample(generator));
             var kl = 0.5 * (posterior.Mean.Squared() + posterior.LogVar.exp() - 1 - posterior.LogVar).mean();

@@ -100,6 +100,44 @@ public class ShapesTrainerTests
         Assert.Throws<ImagicException>(() => new ShapesTrainer(TestPaths.NewTempDir(), Tokenizer, options, Small));
     }
 
+    [Fact]
+    public void RandomCrops_AreWindowsAtLatentCellOffsets_DrawnFromTheStep()
+    {
+        var images = torch.arange(2 * 3 * 64 * 64, dtype: torch.ScalarType.Float32).reshape(2, 3, 64, 64);
+
+        var crops = ShapesTrainer.RandomCrops(images, crop: 32, factor: 4, seed: 0, step: 7);
+
+        Assert.Equal(new long[] { 2, 3, 32, 32 }, crops.shape);
+        var offsets = new HashSet<(long, long)>();
+        for (int i = 0; i < 2; i++)
+        {
+            // Values are indices, so the crop's first value names its corner.
+            long corner = crops[i, 0, 0, 0].item<float>() is var v ? (long)v - i * 3 * 64 * 64 : 0;
+            long y = corner / 64, x = corner % 64;
+            Assert.True(y % 4 == 0 && x % 4 == 0 && y <= 32 && x <= 32, $"corner ({y}, {x})");
+            Assert.True(Tensors.Identical(images[i, .., (int)y..(int)(y + 32), (int)x..(int)(x + 32)], crops[i]));
+            offsets.Add((y, x));
+        }
+        Assert.True(Tensors.Identical(crops, ShapesTrainer.RandomCrops(images, 32, 4, 0, 7)), "not reproducible");
+        var elsewhere = Enumerable.Range(0, 20).Select(step => ShapesTrainer.RandomCrops(images, 32, 4, 0, step)[0, 0, 0, 0].item<float>()).Distinct().Count();
+        Assert.True(elsewhere > 5, $"only {elsewhere} distinct corners over 20 steps");
+        // Images no larger than the crop (world v1 at 32 px) are used whole, so v1's VAE phase is unchanged.
+        var small = images[.., .., ..32, ..32];
+        Assert.Same(small, ShapesTrainer.RandomCrops(small, 32, 2, 0, 7));
+    }
+
+    [Fact]
+    public void VaeCrop_NotAMultipleOfTheVaeFactor_IsRefusedBeforeTraining()
+    {
+        var v2 = Small with { Vae = ShapesModelConfigs.VaeV2() with { BlockOutChannels = new[] { 8, 16, 16 }, NormNumGroups = 4 } };
+        var options = Tiny(1, 1) with { World = Imagic.World.WorldVersion.V2, VaeCrop = 30 };
+
+        var error = Assert.Throws<ImagicException>(() => new ShapesTrainer(TestPaths.NewTempDir(), Tokenizer, options, v2));
+
+        Assert.Contains("--vae-crop", error.Message);
+        Assert.Throws<ImagicException>(() => (options with { VaeCrop = 0 }).Validate());
+    }
+
     sealed class InlineProgress(Action<Imagic.Pipelines.StepProgress> report) : IProgress<Imagic.Pipelines.StepProgress>
     {
         public void Report(Imagic.Pipelines.StepProgress value) => report(value);
