@@ -20,7 +20,7 @@ internal static class TrainCommand
         var vaeSteps = new Option<int>("--vae-steps") { Description = "Phase 1 (VAE) steps.", DefaultValueFactory = _ => defaults.VaeSteps };
         var vaeCrop = new Option<int>("--vae-crop")
         {
-            Description = "Side of the random square crops the VAE trains on (images no larger are used whole).",
+            Description = "Side of random square crops for the VAE to train on instead of whole images (images no larger are used whole).",
             DefaultValueFactory = _ => defaults.VaeCrop,
         };
         var steps = new Option<int>("--steps") { Description = "Phase 2 (UNet + text encoder) steps.", DefaultValueFactory = _ => defaults.Steps };
