@@ -131,6 +131,7 @@ try
         Console.Error.WriteLine("Run with --help for the options.");
         return 1;
     }
+    Imagic.NativeLog.QuietWarnings();
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (e is ImagicException or IOException or UnauthorizedAccessException)

@@ -17,6 +17,7 @@ internal static class CliRunner
             var parsed = root.Parse(args);
             if (parsed.Action is System.CommandLine.Invocation.ParseErrorAction)
                 return ParseFailure(parsed);
+            NativeLog.QuietWarnings();
             var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
             return parsed.Invoke(config);
         }
