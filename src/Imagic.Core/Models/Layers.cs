@@ -56,7 +56,7 @@ internal static class Layers
         long inChannels = conv.in_channels, outChannels = conv.out_channels;
         bool padIn = inChannels > ConvChannelBlock && inChannels % ConvChannelBlock != 0;
         bool padOut = outChannels % ConvChannelBlock != 0 && x.requires_grad && torch.is_grad_enabled();
-        if (!(padIn || padOut) || conv.groups != 1)
+        if (!(padIn || padOut) || conv.groups != 1 || conv.padding_mode != PaddingModes.Zeros || conv.padding_type is not null)
             return conv.call(x);
         using var scope = torch.NewDisposeScope();
         Tensor weight = conv.weight!;
