@@ -20,20 +20,19 @@ public static class NativeLog
     public static bool QuietWarnings()
     {
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL"))) return false;
-        torch.zeros(1).Dispose(); // libc10 is loaded with libtorch, at TorchSharp's first call
-        string library = OperatingSystem.IsWindows() ? "c10.dll" : OperatingSystem.IsMacOS() ? "libc10.dylib" : "libc10.so";
-        if (!NativeLibrary.TryLoad(library, typeof(torch).Assembly, null, out var handle)) return false;
-        if (!NativeLibrary.TryGetExport(handle, "FLAGS_caffe2_log_level", out var level)) return false;
+        if (LevelAddress() is not { } level) return false;
         Marshal.WriteInt32(level, Math.Max(Marshal.ReadInt32(level), ErrorLevel));
         return true;
     }
 
     /// <summary>c10's current log threshold, or null where libc10 does not export it.</summary>
-    public static int? Level()
+    public static int? Level() => LevelAddress() is { } level ? Marshal.ReadInt32(level) : null;
+
+    static IntPtr? LevelAddress()
     {
+        torch.zeros(1).Dispose(); // libc10 is loaded with libtorch, at TorchSharp's first call
         string library = OperatingSystem.IsWindows() ? "c10.dll" : OperatingSystem.IsMacOS() ? "libc10.dylib" : "libc10.so";
-        torch.zeros(1).Dispose();
         return NativeLibrary.TryLoad(library, typeof(torch).Assembly, null, out var handle)
-            && NativeLibrary.TryGetExport(handle, "FLAGS_caffe2_log_level", out var level) ? Marshal.ReadInt32(level) : null;
+            && NativeLibrary.TryGetExport(handle, "FLAGS_caffe2_log_level", out var level) ? level : null;
     }
 }
