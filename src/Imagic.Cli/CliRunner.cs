@@ -17,7 +17,9 @@ internal static class CliRunner
             var parsed = root.Parse(args);
             if (parsed.Action is System.CommandLine.Invocation.ParseErrorAction)
                 return ParseFailure(parsed);
-            NativeLog.QuietWarnings();
+            // Help and version need no libtorch; loading it would make them four times slower (0.15 → 0.65 s).
+            if (parsed.Action is not System.CommandLine.Help.HelpAction && parsed.Action?.GetType().DeclaringType != typeof(VersionOption))
+                NativeLog.QuietWarnings();
             var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
             return parsed.Invoke(config);
         }

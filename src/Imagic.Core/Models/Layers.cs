@@ -61,18 +61,19 @@ internal static class Layers
         using var scope = torch.NewDisposeScope();
         Tensor weight = conv.weight!;
         Tensor? bias = conv.bias;
+        // functional.pad lists (before, after) pairs from the last dimension backwards: 6 entries reach dimension 1, 8 dimension 0.
         if (padIn)
         {
             long extra = RoundUp(inChannels) - inChannels;
-            x = torch.cat(new[] { x, torch.zeros(new[] { x.shape[0], extra, x.shape[2], x.shape[3] }, dtype: x.dtype, device: x.device) }, 1);
-            weight = torch.cat(new[] { weight, torch.zeros(new[] { weight.shape[0], extra, weight.shape[2], weight.shape[3] }, dtype: weight.dtype, device: weight.device) }, 1);
+            x = functional.pad(x, new long[] { 0, 0, 0, 0, 0, extra });
+            weight = functional.pad(weight, new long[] { 0, 0, 0, 0, 0, extra });
         }
         if (padOut)
         {
             long extra = RoundUp(outChannels) - outChannels;
-            weight = torch.cat(new[] { weight, torch.zeros(new[] { extra, weight.shape[1], weight.shape[2], weight.shape[3] }, dtype: weight.dtype, device: weight.device) }, 0);
+            weight = functional.pad(weight, new long[] { 0, 0, 0, 0, 0, 0, 0, extra });
             if (bias is not null)
-                bias = torch.cat(new[] { bias, torch.zeros(extra, dtype: bias.dtype, device: bias.device) }, 0);
+                bias = functional.pad(bias, new long[] { 0, extra });
         }
         var y = functional.conv2d(x, weight, bias, strides: conv.stride, padding: conv.padding, dilation: conv.dilation);
         return (padOut ? y[.., ..(int)outChannels].contiguous() : y).MoveToOuterDisposeScope();

@@ -38,8 +38,8 @@ public sealed class ShapesTrainer
         int expected = options.World == WorldVersion.V1 ? ShapesModelConfigs.ImageSize : ShapesModelConfigs.ImageSizeV2;
         if (_architecture.Vae.SampleSize != expected)
             throw new ImagicException($"World {options.World} is rendered at {expected} px, but the VAE's sample_size is {_architecture.Vae.SampleSize}.");
-        if (options.VaeCrop < expected && options.VaeCrop % VaeFactor != 0)
-            throw new ImagicException($"--vae-crop must be a multiple of the VAE's downsampling factor {VaeFactor}, got {options.VaeCrop}.");
+        if (options.VaeCrop < expected && options.VaeCrop % _architecture.Vae.DownsampleFactor != 0)
+            throw new ImagicException($"--vae-crop must be a multiple of the VAE's downsampling factor {_architecture.Vae.DownsampleFactor}, got {options.VaeCrop}.");
         _workDir = Path.GetFullPath(workDir);
         _tokenizerDir = tokenizerDir;
         _options = options;
@@ -48,8 +48,6 @@ public sealed class ShapesTrainer
 
     /// <summary>Where training is, as written in <c>state.json</c>.</summary>
     public sealed record State(string Phase, int Step, double ScalingFactor, TrainingOptions Options);
-
-    int VaeFactor => 1 << (_architecture.Vae.BlockOutChannels.Length - 1);
 
     string WorkFile(string name) => Path.Combine(_workDir, name);
 
@@ -122,7 +120,7 @@ public sealed class ShapesTrainer
             : Captioner.Caption(scene, rng);
     }
 
-    Tensor RandomCrops(Tensor images, int step) => RandomCrops(images, _options.VaeCrop, VaeFactor, _options.Seed, step);
+    Tensor RandomCrops(Tensor images, int step) => RandomCrops(images, _options.VaeCrop, _architecture.Vae.DownsampleFactor, _options.Seed, step);
 
     /// <summary>
     /// One random <paramref name="crop"/>-sized window of each image, drawn from (seed, step), at offsets that are

@@ -6,8 +6,8 @@ namespace Imagic.Tests.Models;
 
 /// <summary>
 /// <see cref="Layers.Convolve"/> against a float64 reference (libtorch runs float64 convolutions natively, not through
-/// oneDNN): the shapes whose input gradient libtorch's float32 CPU backward got wrong on an AVX-512 CPU, and the plain path
-/// it must keep where nothing needs the input's gradient.
+/// oneDNN): the shapes whose forward or input gradient libtorch's float32 CPU convolution got wrong on an AVX-512 CPU, and
+/// the plain path it must keep where nothing needs the input's gradient.
 /// </summary>
 public class ConvolutionTests
 {
