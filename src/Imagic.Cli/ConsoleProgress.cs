@@ -39,22 +39,35 @@ internal static class ConsoleProgress
         public void Report(StepProgress value) => report(value);
     }
 
-    internal sealed class PlainProgress : IProgress<StepProgress>
+    /// <param name="clock">Elapsed time since start; a stopwatch unless a test gives its own.</param>
+    internal sealed class PlainProgress(TimeProvider? clock = null) : IProgress<StepProgress>
     {
-        readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+        readonly TimeProvider _clock = clock ?? TimeProvider.System;
+        long _stageStart;
         string? _stage;
+        int _firstStep;
         int _lastPercent = -1;
 
         public void Report(StepProgress p)
         {
-            if (p.Stage != _stage) { _stage = p.Stage; _lastPercent = -1; _clock.Restart(); }
+            // The clock starts at a stage's first report, so the rate counts only the steps after it: a resumed run
+            // reports step 501 of 2000 first, and its time left must not spread the elapsed time over 501 steps.
+            if (p.Stage != _stage) { _stage = p.Stage; _firstStep = p.Step; _lastPercent = -1; _stageStart = _clock.GetTimestamp(); }
             int percent = p.Total == 0 ? 100 : p.Step * 100 / p.Total;
             if (percent / 10 == _lastPercent / 10 && p.Step != p.Total) return;
             _lastPercent = percent;
-            // "left", not "eta": η is the edit's interpolation weight.
-            double left = p.Step == 0 ? 0 : _clock.Elapsed.TotalSeconds / p.Step * (p.Total - p.Step);
             string loss = p.Loss is double l ? $" loss {l:F4}" : "";
-            Console.Error.WriteLine($"{p.Stage}: {p.Step}/{p.Total}{loss} ({left:F0}s left)");
+            Console.Error.WriteLine($"{p.Stage}: {p.Step}/{p.Total}{loss}{TimeLeft(p)}");
+        }
+
+        // "left", not "eta": η is the edit's interpolation weight.
+        string TimeLeft(StepProgress p)
+        {
+            if (p.Step >= p.Total) return " (0s left)";
+            int done = p.Step - _firstStep;
+            if (done <= 0) return "";
+            double left = _clock.GetElapsedTime(_stageStart).TotalSeconds / done * (p.Total - p.Step);
+            return $" ({left:F0}s left)";
         }
     }
 }

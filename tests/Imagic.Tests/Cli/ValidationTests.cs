@@ -272,4 +272,36 @@ public class EtaListTests
         Assert.Contains("sampling: 2/2 (0s left)", captured.ToString());
         Assert.DoesNotContain("eta", captured.ToString());
     }
+
+    [Fact]
+    public void PlainProgress_ResumedStage_EstimatesFromStepsDoneSinceItsFirstReport()
+    {
+        var (oldErr, captured) = (Console.Error, new StringWriter());
+        var clock = new ManualClock();
+        Console.SetError(captured);
+        try
+        {
+            var progress = new ConsoleProgress.PlainProgress(clock);
+            progress.Report(new Imagic.Pipelines.StepProgress("train VAE", 501, 2000, 0.01));
+            clock.Advance(TimeSpan.FromSeconds(400));
+            progress.Report(new Imagic.Pipelines.StepProgress("train VAE", 701, 2000, 0.01));
+        }
+        finally
+        {
+            Console.SetError(oldErr);
+        }
+        var lines = captured.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd()).ToArray();
+        // No rate yet at the first report of a resumed stage: no estimate rather than "0s left".
+        Assert.Equal("train VAE: 501/2000 loss 0.0100", lines[0]);
+        // 200 steps in 400 s, 1299 left: 2598 s (spreading the 400 s over all 701 steps would say 741 s).
+        Assert.Equal("train VAE: 701/2000 loss 0.0100 (2598s left)", lines[1]);
+    }
+
+    sealed class ManualClock : TimeProvider
+    {
+        long _ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => _ticks;
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
+    }
 }
