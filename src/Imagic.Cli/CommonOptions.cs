@@ -23,17 +23,35 @@ internal static class CommonOptions
         TorchSharp.torch.set_num_threads(n);
     }
 
-    /// <summary><c>--fit crop|pad</c>: how a photo is brought to the model's square resolution.</summary>
-    public static Option<FitMode> Fit()
+    /// <summary><c>--fit crop|pad</c>: how a photo is brought to the model's square resolution (null: crop).</summary>
+    public static Option<FitMode?> Fit()
     {
-        var fit = new Option<FitMode>("--fit")
+        // No default value factory: help would show the enum's name ("CenterCrop"), which the option does not accept.
+        var fit = new Option<FitMode?>("--fit")
         {
-            Description = "How to bring the photo to the model's square resolution: 'crop' (centre crop) or 'pad'.",
-            DefaultValueFactory = _ => FitMode.CenterCrop,
+            Description = "How to bring the photo to the model's square resolution: 'crop' (centre crop, the default) or 'pad'.",
+            HelpName = "crop|pad",
             CustomParser = r => r.Tokens.Single().Value == "pad" ? FitMode.Pad : FitMode.CenterCrop,
         };
         fit.AcceptOnlyFromAmong("crop", "pad");
         return fit;
+    }
+
+    /// <summary>
+    /// An option whose values are an enum's names in lower case, so that help lists them as users type them and a wrong
+    /// value is answered with those names rather than the enum's .NET type.
+    /// </summary>
+    public static Option<T?> LowerCaseEnum<T>(string name, string description) where T : struct, Enum
+    {
+        var names = Enum.GetNames<T>().Select(n => n.ToLowerInvariant()).ToArray();
+        var option = new Option<T?>(name)
+        {
+            Description = description,
+            HelpName = string.Join('|', names),
+            CustomParser = r => Enum.Parse<T>(r.Tokens.Single().Value, ignoreCase: true),
+        };
+        option.AcceptOnlyFromAmong(names);
+        return option;
     }
 
     /// <summary><c>--start noise|inversion</c>: stage C's <see cref="SamplingStart"/>; null when not given.</summary>
@@ -138,13 +156,11 @@ internal sealed class ImagicOverrides
     public Option<double?> EmbeddingLr { get; } = new("--embedding-lr") { Description = "Stage A learning rate (paper, SD: 2e-3)." };
     public Option<int?> FinetuneSteps { get; } = new("--finetune-steps") { Description = "Stage B steps (paper: 1500)." };
     public Option<double?> FinetuneLr { get; } = new("--finetune-lr") { Description = "Stage B learning rate of full and decoder fine-tuning (paper, SD: 5e-7)." };
-    public Option<FinetuneMethod?> Finetune { get; } = new("--finetune")
-    {
-        Description = "Stage B method: 'full' fine-tunes every UNet weight (the paper's method, default); 'lora' trains only " +
-            "low-rank adapters on the attention projections and merges them into the UNet afterwards: a variant of the paper " +
-            "(parameter-efficient), not the paper's method; 'decoder' fine-tunes only the UNet's decoder half (up blocks and output), " +
-            "as Forgedit does, at about 0.8 of a full step's cost.",
-    };
+    public Option<FinetuneMethod?> Finetune { get; } = CommonOptions.LowerCaseEnum<FinetuneMethod>("--finetune",
+        "Stage B method: 'full' fine-tunes every UNet weight (the paper's method, default); 'lora' trains only " +
+        "low-rank adapters on the attention projections and merges them into the UNet afterwards: a variant of the paper " +
+        "(parameter-efficient), not the paper's method; 'decoder' fine-tunes only the UNet's decoder half (up blocks and output), " +
+        "as Forgedit does, at about 0.8 of a full step's cost.");
     public Option<int?> LoraRank { get; } = new("--lora-rank") { Description = "With --finetune lora: the adapters' rank (default 4)." };
     public Option<double?> LoraAlpha { get; } = new("--lora-alpha") { Description = "With --finetune lora: alpha; the update is scaled by alpha/rank (default: the rank)." };
     public Option<double?> LoraLr { get; } = new("--lora-lr") { Description = "With --finetune lora: stage B learning rate (default 1e-4)." };

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Imagic.Editing;
+using Imagic.Imaging;
 using Imagic.Training;
 
 namespace Imagic.Cli.Commands;
@@ -57,7 +58,7 @@ internal static class EditCommand
                 string modelDir = loading.ModelDir(result);
                 var options = overrides.ApplyTo(result, ImagicRecipes.Resolve(modelDir, result.GetValue(recipe)), warn);
                 string outDir = result.GetValue(output) ?? DefaultRunDir(text);
-                var request = new EditRequest(imagePath, text, modelDir, outDir, options, result.GetValue(fit), result.GetValue(seeds),
+                var request = new EditRequest(imagePath, text, modelDir, outDir, options, result.GetValue(fit) ?? FitMode.CenterCrop, result.GetValue(seeds),
                     loading.Read(result));
                 Console.WriteLine($"Editing {imagePath} towards \"{text}\" with {modelDir}");
                 if (options.FinetuneMethod == FinetuneMethod.Lora)

@@ -56,6 +56,25 @@ public class EditCommandTests
     }
 
     [Fact]
+    public void EditHelp_NamesChoicesAsTheyAreTyped()
+    {
+        var (code, stdout, _) = CliHarness.Run("edit", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--finetune <full|lora|decoder>", stdout);
+        Assert.Contains("--fit <crop|pad>", stdout);
+        Assert.DoesNotContain("CenterCrop", stdout);
+    }
+
+    [Fact]
+    public void Edit_UnknownFinetuneMethod_ListsTheChoicesNotATypeName()
+    {
+        var (code, _, stderr) = CliHarness.Run("edit", "--image", "x.png", "--prompt", "a dog", "--finetune", "bogus");
+        Assert.Equal(1, code);
+        Assert.Contains("'lora'", stderr);
+        Assert.DoesNotContain("Imagic.Training", stderr);
+    }
+
+    [Fact]
     public void Edit_BadEtaList_FailsClearly()
     {
         var dir = TestPaths.NewTempDir();
