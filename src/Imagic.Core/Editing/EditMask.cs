@@ -67,14 +67,14 @@ public static class EditMask
         {
             int n = Math.Min(perBatch, Maps - done);
             var noise = torch.randn(new[] { n, z0.shape[1], z0.shape[2], z0.shape[3] }, device: z0.device, generator: generator);
-            var timesteps = torch.full(new long[] { n }, t, dtype: ScalarType.Int64, device: z0.device);
+            using var tValue = t.ToScalar();
+            var timesteps = torch.full(new long[] { n }, tValue, dtype: ScalarType.Int64, device: z0.device);
             var noisy = ddpm.AddNoise(z0.expand(n, -1, -1, -1), noise, timesteps);
             var toTarget = pipe.UNet.Forward(noisy, timesteps, eTgt.expand(n, -1, -1));
             var toInput = pipe.UNet.Forward(noisy, timesteps, eOpt.expand(n, -1, -1));
-            sum.add_((toTarget - toInput).abs().mean(new long[] { 1 }, keepdim: true).sum(0, keepdim: true));
+            sum.PlusInPlace((toTarget - toInput).abs().mean(new long[] { 1 }, keepdim: true).sum(0, keepdim: true));
         }
-        // Explicit, disposed Scalars: an implicitly converted one is left to the finalizer, which can free it while
-        // libtorch still reads it (see TensorExtensions.Squared).
+        // Explicit, disposed Scalars: an implicitly converted one can be freed while libtorch reads it (TensorExtensions).
         using var maps = ((double)Maps).ToScalar();
         var map = sum.div(maps);
         float max = map.max().item<float>();
@@ -93,9 +93,8 @@ public static class EditMask
         using var scope = torch.NewDisposeScope();
         input = input.to(edited.device);
         var soft = Weights(mask.to(edited.device), edited.shape[2], edited.shape[3]);
-        using var one = 1.0.ToScalar(); // explicit: see Estimate
-        var keep = soft.neg().add_(one); // 1 − soft, exactly
-        return (soft * edited + keep * input).MoveToOuterDisposeScope();
+        var keep = soft.SubtractedFrom(1.0); // 1 − soft, exactly
+        return (soft * edited).Plus(keep * input).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -36,7 +36,7 @@ public sealed class InterpolationSampling : IDisposable
     public Tensor Unconditional => _uncond;
 
     /// <summary>e = η·e_tgt + (1 − η)·e_opt.</summary>
-    public static Tensor Interpolate(Tensor eTgt, Tensor eOpt, double eta) => eta * eTgt + (1 - eta) * eOpt;
+    public static Tensor Interpolate(Tensor eTgt, Tensor eOpt, double eta) => eTgt.Times(eta).Plus(eOpt.Times(1 - eta));
 
     /// <summary>
     /// The starting noise of seed <paramref name="seed"/>: a standard normal of <paramref name="shape"/> ([1, C, h, w]),

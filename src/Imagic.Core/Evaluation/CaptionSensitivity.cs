@@ -64,7 +64,8 @@ public static class CaptionSensitivity
             {
                 using var generator = new Generator((ulong)(seed * 1009 + timesteps[ti] * 7919 + start), pipe.Device);
                 var noise = torch.randn(x0.shape, dtype: x0.dtype, device: x0.device, generator: generator);
-                var t = torch.full(new long[] { batch.Count }, timesteps[ti], dtype: ScalarType.Int64, device: x0.device);
+                using var tValue = ((long)timesteps[ti]).ToScalar();
+                var t = torch.full(new long[] { batch.Count }, tValue, dtype: ScalarType.Int64, device: x0.device);
                 var xt = ddpm.AddNoise(x0, noise, t);
                 var target = ddpm.Target(pipe.SchedulerConfig.PredictionType, x0, noise, t);
                 for (int k = 0; k < captions.Count; k++)

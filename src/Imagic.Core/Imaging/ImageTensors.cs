@@ -15,7 +15,7 @@ public static class ImageTensors
         using var scope = torch.NewDisposeScope();
         var hwc = torch.tensor(image.Pixels, [image.Height, image.Width, 3], dtype: ScalarType.Byte);
         var chw = hwc.permute(2, 0, 1).unsqueeze(0).to_type(ScalarType.Float32);
-        return chw.div(255f).mul(2f).sub(1f).contiguous().MoveToOuterDisposeScope();
+        return chw.Over(255).Times(2).Minus(1).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -33,7 +33,7 @@ public static class ImageTensors
 
         using var scope = torch.NewDisposeScope();
         var chw = tensor.detach().cpu().to_type(ScalarType.Float32).reshape(3, tensor.shape[^2], tensor.shape[^1]);
-        var scaled = (chw / 2 + 0.5).clamp(0, 1).mul(255).round();
+        var scaled = chw.Over(2).Plus(0.5).ClampTo(0, 1).Times(255).round();
         var hwc = scaled.to_type(ScalarType.Byte).permute(1, 2, 0).contiguous();
         int height = (int)tensor.shape[^2], width = (int)tensor.shape[^1];
         return new RgbImage(width, height, hwc.data<byte>().ToArray());

@@ -79,7 +79,7 @@ public sealed class Attention : Module
         var tokens = group_norm is null ? x : group_norm.call(x);
         tokens = tokens.view(b, c, h * w).transpose(1, 2);
         var y = Attend(tokens, tokens).transpose(1, 2).reshape(b, c, h, w);
-        return (_residual ? y + x : y).MoveToOuterDisposeScope();
+        return (_residual ? y.Plus(x) : y).MoveToOuterDisposeScope();
     }
 
     Tensor Attend(Tensor x, Tensor context)
@@ -95,7 +95,7 @@ public sealed class Attention : Module
     }
 
     static Tensor Project(Linear layer, LoraLinear? adapter, Tensor x) =>
-        adapter is null ? layer.call(x) : layer.call(x) + adapter.call(x);
+        adapter is null ? layer.call(x) : layer.call(x).Plus(adapter.call(x));
 
     Tensor SplitHeads(Tensor t, long batch) => t.view(batch, -1, _heads, t.shape[2] / _heads).transpose(1, 2);
 }

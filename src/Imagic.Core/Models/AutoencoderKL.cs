@@ -43,11 +43,11 @@ public sealed record AutoencoderKLConfig
 /// <summary>The VAE posterior: a diagonal Gaussian over latents.</summary>
 public sealed record DiagonalGaussian(Tensor Mean, Tensor LogVar)
 {
-    public Tensor Std => torch.exp(0.5 * LogVar);
+    public Tensor Std => torch.exp(LogVar.Times(0.5));
 
     /// <summary>mean + std·ε with ε drawn from <paramref name="generator"/>.</summary>
     public Tensor Sample(Generator? generator = null) =>
-        Mean + Std * torch.randn(Mean.shape, dtype: Mean.dtype, device: Mean.device, generator: generator);
+        Mean.Plus(Std * torch.randn(Mean.shape, dtype: Mean.dtype, device: Mean.device, generator: generator));
 }
 
 /// <summary>diffusers' <c>UNetMidBlock2D</c> as the VAE uses it: resnet, single-head self-attention, resnet.</summary>
@@ -193,7 +193,7 @@ public sealed class AutoencoderKL : Module
         using var scope = torch.NewDisposeScope();
         var moments = encoder.call(image).ConsumedBy(quant_conv.Convolve).chunk(2, dim: 1);
         var mean = moments[0].contiguous();
-        var logvar = moments[1].clamp(-30.0, 20.0);
+        var logvar = moments[1].ClampTo(-30.0, 20.0);
         return new DiagonalGaussian(mean.MoveToOuterDisposeScope(), logvar.MoveToOuterDisposeScope());
     }
 

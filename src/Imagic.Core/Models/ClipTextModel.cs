@@ -49,8 +49,8 @@ public sealed class ClipEncoderLayer : Module
 
     public Tensor Forward(Tensor x, Tensor causalMask)
     {
-        x = x + self_attn.Forward(layer_norm1.call(x), causalMask);
-        return x + mlp.call(layer_norm2.call(x));
+        x = x.Plus(self_attn.Forward(layer_norm1.call(x), causalMask));
+        return x.Plus(mlp.call(layer_norm2.call(x)));
     }
 }
 
@@ -113,8 +113,8 @@ public sealed class ClipEmbeddings : Module
 
     public Tensor Forward(Tensor ids)
     {
-        var positions = torch.arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0);
-        return token_embedding.call(ids) + position_embedding.call(positions);
+        var positions = TensorExtensions.Arange(ids.shape[1], ScalarType.Int64, ids.device).unsqueeze(0);
+        return token_embedding.call(ids).Plus(position_embedding.call(positions));
     }
 }
 
@@ -170,7 +170,8 @@ public sealed class ClipTextModel : Module
             throw new ImagicException($"The text encoder takes at most {Config.MaxPositionEmbeddings} tokens, got {n}.");
         var x = text_model.embeddings.Forward(ids);
         // Causal mask: each token attends to itself and earlier tokens only (−inf above the diagonal).
-        var mask = torch.full(n, n, float.NegativeInfinity, dtype: x.dtype, device: x.device).triu(1);
+        using var negativeInfinity = float.NegativeInfinity.ToScalar();
+        var mask = torch.full(n, n, negativeInfinity, dtype: x.dtype, device: x.device).triu(1);
         foreach (var layer in text_model.encoder.layers)
             x = layer.Forward(x, mask);
         return text_model.final_layer_norm.call(x).MoveToOuterDisposeScope();

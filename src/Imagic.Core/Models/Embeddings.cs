@@ -16,7 +16,7 @@ public static class TimestepFeatures
     {
         using var scope = torch.NewDisposeScope();
         int half = dim / 2;
-        var exponent = -Math.Log(maxPeriod) * torch.arange(0, half, dtype: ScalarType.Float32, device: timesteps.device) / (half - freqShift);
+        var exponent = TensorExtensions.Arange(0, half, ScalarType.Float32, timesteps.device).Times(-Math.Log(maxPeriod)).Over(half - freqShift);
         var freqs = torch.exp(exponent);
         var args = timesteps.to_type(ScalarType.Float32).unsqueeze(1) * freqs.unsqueeze(0);
         var emb = flipSinToCos
@@ -92,7 +92,7 @@ public sealed class AttentionPooling : Module<Tensor, Tensor>
         Heads = heads;
         using (torch.no_grad())
             // Out of any dispose scope: a Parameter takes its data's place in the scope.
-            positional_embedding = new Parameter((torch.randn(1, dim) / Math.Sqrt(dim)).DetachFromDisposeScope(), requires_grad: true);
+            positional_embedding = new Parameter(torch.randn(1, dim).Over(Math.Sqrt(dim)).DetachFromDisposeScope(), requires_grad: true);
         k_proj = nn.Linear(dim, dim);
         q_proj = nn.Linear(dim, dim);
         v_proj = nn.Linear(dim, dim);
@@ -103,7 +103,7 @@ public sealed class AttentionPooling : Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         long batch = x.shape[0], width = x.shape[2], headDim = width / Heads;
-        var query = x.mean(new long[] { 1 }, keepdim: true) + positional_embedding.to_type(x.dtype); // [B, 1, W]
+        var query = x.mean(new long[] { 1 }, keepdim: true).Plus(positional_embedding.to_type(x.dtype)); // [B, 1, W]
         var tokens = torch.cat(new[] { query, x }, 1);                                               // [B, 1+L, W]
 
         // [B, N, W] → [B, heads, N, headDim]
@@ -111,7 +111,7 @@ public sealed class AttentionPooling : Module<Tensor, Tensor>
         var q = Split(q_proj.call(query));
         var k = Split(k_proj.call(tokens));
         var v = Split(v_proj.call(tokens));
-        var weights = torch.softmax(q.matmul(k.transpose(-1, -2)) / Math.Sqrt(headDim), -1); // [B, heads, 1, 1+L]
+        var weights = torch.softmax(q.matmul(k.transpose(-1, -2)).Over(Math.Sqrt(headDim)), -1); // [B, heads, 1, 1+L]
         var pooled = weights.matmul(v).transpose(1, 2).reshape(batch, width);                // heads back side by side
         return pooled.MoveToOuterDisposeScope();
     }

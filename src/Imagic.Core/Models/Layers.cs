@@ -19,7 +19,8 @@ internal static class Layers
         var norm = nn.GroupNorm(groups, channels, eps, affine: true);
         using (torch.no_grad())
         {
-            norm.weight!.fill_(1.0);
+            using var one = 1.0.ToScalar();
+            norm.weight!.fill_(one);
             norm.bias!.zero_();
         }
         return norm;
@@ -90,9 +91,10 @@ internal static class Layers
         "silu" or "swish" => functional.silu(x),
         "gelu" => functional.gelu(x),
         // OpenAI CLIP's approximation: x * sigmoid(1.702 x).
-        "quick_gelu" => x * torch.sigmoid(1.702 * x),
+        "quick_gelu" => x * torch.sigmoid(x.Times(1.702)),
         "relu" => functional.relu(x),
-        "mish" => functional.mish(x),
+        // x·tanh(softplus(x)); TorchSharp's mish makes Scalars implicitly (TensorExtensions). exp overflowing to ∞ still gives x.
+        "mish" => x * torch.tanh(torch.log1p(torch.exp(x))),
         _ => throw new ImagicException($"Unsupported activation function '{name}'."),
     };
 

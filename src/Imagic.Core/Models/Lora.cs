@@ -40,8 +40,9 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         {
             // Out of any dispose scope: a Parameter takes its data's place in the scope, which would free
             // the adapter at the end of the caller's step.
+            using var initScale = (1.0 / rank).ToScalar();
             var a = torch.randn(new[] { (long)rank, inFeatures }, dtype: weight.dtype, device: weight.device, generator: generator)
-                .mul_(1.0 / rank).DetachFromDisposeScope();
+                .mul_(initScale).DetachFromDisposeScope();
             var b = torch.zeros(new[] { outFeatures, (long)rank }, dtype: weight.dtype, device: weight.device).DetachFromDisposeScope();
             down = new Parameter(a, requires_grad: true);
             up = new Parameter(b, requires_grad: true);
@@ -50,10 +51,10 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     }
 
     /// <summary>The adapter's contribution (α/r)·B·A·x, to be added to the base layer's output.</summary>
-    public override Tensor forward(Tensor x) => functional.linear(functional.linear(x, down), up) * Scale;
+    public override Tensor forward(Tensor x) => functional.linear(functional.linear(x, down), up).Times(Scale);
 
     /// <summary>The update to the base weight, (α/r)·B·A [out, in]: merging adds it to W.</summary>
-    public Tensor WeightDelta() => up.matmul(down) * Scale;
+    public Tensor WeightDelta() => up.matmul(down).Times(Scale);
 }
 
 /// <summary>The four adapters of one <see cref="Attention"/>: on <c>to_q</c>, <c>to_k</c>, <c>to_v</c> and <c>to_out.0</c>.</summary>
@@ -160,10 +161,10 @@ public sealed class LoraAdapters : IDisposable
         using (var scope = torch.NewDisposeScope())
             foreach (var (_, attention, lora) in _attached)
             {
-                attention.to_q.weight!.add_(lora.Q.WeightDelta());
-                attention.to_k.weight!.add_(lora.K.WeightDelta());
-                attention.to_v.weight!.add_(lora.V.WeightDelta());
-                ((Linear)attention.to_out[0]).weight!.add_(lora.Out.WeightDelta());
+                attention.to_q.weight!.PlusInPlace(lora.Q.WeightDelta());
+                attention.to_k.weight!.PlusInPlace(lora.K.WeightDelta());
+                attention.to_v.weight!.PlusInPlace(lora.V.WeightDelta());
+                ((Linear)attention.to_out[0]).weight!.PlusInPlace(lora.Out.WeightDelta());
             }
         Dispose();
     }

@@ -49,11 +49,11 @@ public sealed class ResnetBlock2D : Module
         if (time_emb_proj is not null && temb is not null)
         {
             var t = time_emb_proj.call(Layers.Activate(_act, temb)).unsqueeze(-1).unsqueeze(-1);
-            h = h.ConsumedBy(v => v + t);
+            h = h.ConsumedBy(v => v.Plus(t));
         }
         h = h.ConsumedBy(norm2.call).ConsumedBy(t => Layers.ActivateConsumed(_act, t)).ConsumedBy(conv2.Convolve);
         var skip = conv_shortcut is null ? x : conv_shortcut.Convolve(x);
-        var y = h.ConsumedBy(v => skip + v);
+        var y = h.ConsumedBy(skip.Plus);
         if (_outputScale != 1.0)
         {
             // An explicit Scalar: one converted implicitly is left to the finalizer, which can free it while libtorch reads it.

@@ -66,9 +66,9 @@ public sealed class BasicTransformerBlock : Module
     public Tensor Forward(Tensor x, Tensor context)
     {
         using var scope = torch.NewDisposeScope();
-        x = attn1.Forward(norm1.call(x)) + x;
-        x = attn2.Forward(norm2.call(x), context) + x;
-        return (ff.call(norm3.call(x)) + x).MoveToOuterDisposeScope();
+        x = attn1.Forward(norm1.call(x)).Plus(x);
+        x = attn2.Forward(norm2.call(x), context).Plus(x);
+        return ff.call(norm3.call(x)).Plus(x).MoveToOuterDisposeScope();
     }
 }
 
@@ -114,7 +114,7 @@ public sealed class Transformer2DModel : Module
         y = _linearProjection
             ? FromTokens(proj_out.call(y), b, h, w)
             : proj_out.call(FromTokens(y, b, h, w));
-        return (y + x).MoveToOuterDisposeScope();
+        return y.Plus(x).MoveToOuterDisposeScope();
     }
 
     /// <summary>Its parameters and those of any LoRA adapters on its attention layers (not registered children).</summary>

@@ -126,12 +126,12 @@ public sealed class UNet2DConditionModel : Module
             .to_type(sample.dtype);
         var temb = time_embedding.call(tFeatures);
         if (add_embedding is not null)
-            temb = temb + add_embedding.call(context);
+            temb = temb.Plus(add_embedding.call(context));
         var checkpoint = UseGradientCheckpointing && torch.is_grad_enabled() ? new Training.GradientCheckpoint() : null;
 
         // 2. pre-process
         if (Config.CenterInputSample)
-            sample = 2 * sample - 1.0;
+            sample = sample.Times(2).Minus(1.0);
         if (Config.CoordinateChannels > 0)
             sample = torch.cat(new[] { sample, CoordinateGrid(sample) }, 1);
         var x = conv_in.Convolve(sample);

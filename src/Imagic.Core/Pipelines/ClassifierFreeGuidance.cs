@@ -19,7 +19,7 @@ public static class ClassifierFreeGuidance
     {
         CheckRescale(rescale);
         using var scope = NewDisposeScope();
-        return Rescaled(uncond + scale * (cond - uncond), cond, rescale).MoveToOuterDisposeScope();
+        return Rescaled(uncond.Plus((cond - uncond).Times(scale)), cond, rescale).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -38,7 +38,7 @@ public static class ClassifierFreeGuidance
         Array.Fill(shape, 1L);
         shape[0] = scales.Count;
         var scale = tensor(scales.Select(s => (float)s).ToArray(), dtype: cond.dtype, device: cond.device).view(shape);
-        return Rescaled(uncond + scale * (cond - uncond), cond, rescale).MoveToOuterDisposeScope();
+        return Rescaled(uncond.Plus(scale * (cond - uncond)), cond, rescale).MoveToOuterDisposeScope();
     }
 
     /// <summary>The guided output rescaled φ : 1 − φ toward each sample's conditional standard deviation (φ = 0: as it is).</summary>
@@ -47,7 +47,7 @@ public static class ClassifierFreeGuidance
         if (rescale <= 0) return guided;
         var dims = Enumerable.Range(1, (int)cond.dim() - 1).Select(d => (long)d).ToArray();
         var ratio = cond.std(dims, keepdim: true) / guided.std(dims, keepdim: true);
-        return guided * (rescale * ratio + (1 - rescale));
+        return guided * ratio.Times(rescale).Plus(1 - rescale);
     }
 
     /// <summary>Throws a clear <see cref="ImagicException"/> unless 0 ≤ φ ≤ 1.</summary>

@@ -41,10 +41,10 @@ public static class DdimInversion
             float alphaT = alphas[t], alphaPrev = prev >= 0 ? alphas[prev] : final;
             var output = pipe.GuidedModelOutput(z, t, cond, cond, 1.0);
             var eps = config.PredictionType == PredictionType.VPrediction
-                ? MathF.Sqrt(alphaT) * output + MathF.Sqrt(1 - alphaT) * z
+                ? output.Times(MathF.Sqrt(alphaT)).Plus(z.Times(MathF.Sqrt(1 - alphaT)))
                 : output;
-            var x0 = (z - MathF.Sqrt(1 - alphaPrev) * eps) / MathF.Sqrt(alphaPrev);
-            var next = MathF.Sqrt(alphaT) * x0 + MathF.Sqrt(1 - alphaT) * eps;
+            var x0 = (z - eps.Times(MathF.Sqrt(1 - alphaPrev))).Over(MathF.Sqrt(alphaPrev));
+            var next = x0.Times(MathF.Sqrt(alphaT)).Plus(eps.Times(MathF.Sqrt(1 - alphaT)));
             z.Dispose();
             z = next.DetachFromDisposeScope();
             Training.NonFinite.CheckOutput(z, $"DDIM inversion step {timesteps.Length - i} of {timesteps.Length} (t = {t})", "check the model's weights");

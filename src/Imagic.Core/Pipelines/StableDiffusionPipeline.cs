@@ -359,7 +359,7 @@ public sealed class StableDiffusionPipeline : IDisposable
             : new DiagonalGaussian(torch.cat(posteriors.Select(p => p.Mean).ToList()), torch.cat(posteriors.Select(p => p.LogVar).ToList()));
         var z = generator is null ? posterior.Mean : posterior.Sample(generator);
         Training.NonFinite.CheckOutput(z, "The VAE encoder", "the image or the VAE's weights are out of range (an fp16 VAE can overflow: load it in float32)");
-        return (z * Vae.Config.ScalingFactor).MoveToOuterDisposeScope();
+        return z.Times(Vae.Config.ScalingFactor).MoveToOuterDisposeScope();
     }
 
     /// <summary>Scaled latents → image in about [-1, 1] (unclamped, as diffusers' <c>output_type="pt"</c> before post-processing).</summary>
@@ -372,7 +372,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         var images = new List<Tensor>();
         foreach (var slice in Slices(latents))
         {
-            var scaled = slice / Vae.Config.ScalingFactor;
+            var scaled = slice.Over(Vae.Config.ScalingFactor);
             images.Add(scaled.ConsumedBy(z => VaeTiling is null ? Vae.Decode(z) : VaeTiling.Decode(Vae, z)));
         }
         var decoded = images.Count == 1 ? images[0] : torch.cat(images);
@@ -438,7 +438,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         using var _ = torch.no_grad();
         var scheduler = new DdimScheduler(SchedulerConfig);
         scheduler.SetTimesteps(options.Steps);
-        var latents = (initLatents * scheduler.InitNoiseSigma).DetachFromDisposeScope();
+        var latents = initLatents.Times(scheduler.InitNoiseSigma).DetachFromDisposeScope();
         var timesteps = scheduler.Timesteps;
         for (int i = Math.Clamp(skipSteps, 0, timesteps.Length); i < timesteps.Length; i++)
         {

@@ -112,10 +112,10 @@ public sealed record VaeTiling
         using var scope = torch.NewDisposeScope();
         var shape = new long[] { 1, 1, 1, 1 };
         shape[dim] = extent;
-        var weight = (torch.arange(extent, dtype: after.dtype, device: after.device) / extent).view(shape);
+        var weight = TensorExtensions.Arange(extent, after.dtype, after.device).Over(extent).view(shape);
         var head = after.narrow(dim, 0, extent);
         var tail = before.narrow(dim, before.shape[dim] - extent, extent);
         using (torch.no_grad())
-            head.copy_(tail * (1 - weight) + head * weight);
+            head.copy_((tail * weight.SubtractedFrom(1)).Plus(head * weight));
     }
 }

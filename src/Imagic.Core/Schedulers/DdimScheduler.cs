@@ -133,16 +133,16 @@ public sealed class DdimScheduler
         switch (Config.PredictionType)
         {
             case PredictionType.Epsilon:
-                predOriginal = (sample - MathF.Sqrt(betaProdT) * modelOutput) / MathF.Sqrt(alphaProdT);
+                predOriginal = (sample - modelOutput.Times(MathF.Sqrt(betaProdT))).Over(MathF.Sqrt(alphaProdT));
                 predEpsilon = modelOutput;
                 break;
             case PredictionType.Sample:
                 predOriginal = modelOutput.clone(); // the output record must not alias (or re-scope) the caller's tensor
-                predEpsilon = (sample - MathF.Sqrt(alphaProdT) * predOriginal) / MathF.Sqrt(betaProdT);
+                predEpsilon = (sample - predOriginal.Times(MathF.Sqrt(alphaProdT))).Over(MathF.Sqrt(betaProdT));
                 break;
             case PredictionType.VPrediction:
-                predOriginal = MathF.Sqrt(alphaProdT) * sample - MathF.Sqrt(betaProdT) * modelOutput;
-                predEpsilon = MathF.Sqrt(alphaProdT) * modelOutput + MathF.Sqrt(betaProdT) * sample;
+                predOriginal = sample.Times(MathF.Sqrt(alphaProdT)) - modelOutput.Times(MathF.Sqrt(betaProdT));
+                predEpsilon = modelOutput.Times(MathF.Sqrt(alphaProdT)).Plus(sample.Times(MathF.Sqrt(betaProdT)));
                 break;
             default:
                 throw new InvalidOperationException($"Unknown prediction type {Config.PredictionType}");
@@ -150,23 +150,23 @@ public sealed class DdimScheduler
 
         // 4. clip "predicted x₀" (the direction in 6. still uses the unclipped ε, as diffusers does by default)
         if (Config.ClipSample)
-            predOriginal = predOriginal.clamp(-Config.ClipSampleRange, Config.ClipSampleRange);
+            predOriginal = predOriginal.ClampTo(-Config.ClipSampleRange, Config.ClipSampleRange);
 
         // 5. σₜ(η) of eq. (16): η · √((1 − ᾱ_{t−1}) / (1 − ᾱₜ)) · √(1 − ᾱₜ / ᾱ_{t−1})
         float variance = (1 - alphaProdTPrev) / betaProdT * (1 - alphaProdT / alphaProdTPrev);
         float stdDevT = (float)eta * MathF.Sqrt(variance);
 
         // 6. "direction pointing to xₜ" of eq. (12)
-        var predSampleDirection = MathF.Sqrt(1 - alphaProdTPrev - stdDevT * stdDevT) * predEpsilon;
+        var predSampleDirection = predEpsilon.Times(MathF.Sqrt(1 - alphaProdTPrev - stdDevT * stdDevT));
 
         // 7. x_{t−1} without the "random noise" of eq. (12)
-        var prevSample = MathF.Sqrt(alphaProdTPrev) * predOriginal + predSampleDirection;
+        var prevSample = predOriginal.Times(MathF.Sqrt(alphaProdTPrev)).Plus(predSampleDirection);
 
         // 8. add σₜ · z when η > 0
         if (eta > 0)
         {
             varianceNoise ??= torch.randn(modelOutput.shape, dtype: modelOutput.dtype, device: modelOutput.device, generator: generator);
-            prevSample = prevSample + stdDevT * varianceNoise;
+            prevSample = prevSample.Plus(varianceNoise.Times(stdDevT));
         }
 
         return new DdimStepOutput(prevSample.MoveToOuterDisposeScope(), predOriginal.MoveToOuterDisposeScope());

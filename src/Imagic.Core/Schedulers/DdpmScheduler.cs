@@ -38,7 +38,7 @@ public sealed class DdpmScheduler
     {
         using var scope = torch.NewDisposeScope();
         var (sqrtAlphaProd, sqrtOneMinusAlphaProd) = Coefficients(timesteps, originalSamples);
-        return (sqrtAlphaProd * originalSamples + sqrtOneMinusAlphaProd * noise).MoveToOuterDisposeScope();
+        return (sqrtAlphaProd * originalSamples).Plus(sqrtOneMinusAlphaProd * noise).MoveToOuterDisposeScope();
     }
 
     /// <summary>v = √ᾱₜ · ε − √(1 − ᾱₜ) · x₀, the target of a v-prediction model; same arguments as <see cref="AddNoise"/>.</summary>
@@ -70,6 +70,6 @@ public sealed class DdpmScheduler
         var shape = new long[like.dim()];
         Array.Fill(shape, 1L);
         shape[0] = -1;
-        return (alphaProd.sqrt().view(shape), (1 - alphaProd).sqrt().view(shape));
+        return (alphaProd.sqrt().view(shape), alphaProd.SubtractedFrom(1).sqrt().view(shape));
     }
 }

@@ -38,7 +38,7 @@ public static class NoiseSchedule
     public static Tensor AlphasCumprod(SchedulerConfig config)
     {
         using var scope = torch.NewDisposeScope();
-        return torch.cumprod(1.0f - Betas(config), 0).MoveToOuterDisposeScope();
+        return torch.cumprod(Betas(config).SubtractedFrom(1.0), 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>ᾱ as managed floats, for the per-step scalar maths of a scheduler.</summary>
@@ -67,13 +67,13 @@ public static class NoiseSchedule
     /// <remarks>Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed", algorithm 1.</remarks>
     static Tensor RescaleZeroTerminalSnr(Tensor betas)
     {
-        var sqrtAlphaBar = torch.cumprod(1.0f - betas, 0).sqrt();
+        var sqrtAlphaBar = torch.cumprod(betas.SubtractedFrom(1.0), 0).sqrt();
         var first = sqrtAlphaBar[0].clone();
         var last = sqrtAlphaBar[-1].clone();
         sqrtAlphaBar = (sqrtAlphaBar - last) * (first / (first - last));
         var alphaBar = sqrtAlphaBar.Squared();
         // Undo the cumulative product: α₀ = ᾱ₀, αₜ = ᾱₜ / ᾱₜ₋₁.
         var alphas = torch.cat([alphaBar[..1], alphaBar[1..] / alphaBar[..^1]], 0);
-        return 1.0f - alphas;
+        return alphas.SubtractedFrom(1.0);
     }
 }

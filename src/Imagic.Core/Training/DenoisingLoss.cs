@@ -45,13 +45,15 @@ public static class DenoisingLoss
     {
         if (gamma <= 0) throw new ImagicException($"The Min-SNR γ must be > 0, got {gamma}.");
         var alphaBar = ddpm.AlphasCumprod.to(ScalarType.Float64).index_select(0, timesteps);
-        var snr = alphaBar / (1 - alphaBar);
-        var capped = snr.clamp_max(gamma);
+        var snr = alphaBar / alphaBar.SubtractedFrom(1);
+        using var gammaValue = gamma.ToScalar();
+        using var one = 1.ToScalar();
+        var capped = snr.clamp_max(gammaValue);
         return ddpm.Config.PredictionType switch
         {
             // Written as min(γ / SNR, 1) so that a zero-terminal-SNR step (SNR = 0) gets weight 1, not 0 / 0.
-            PredictionType.Epsilon => (gamma / snr).clamp_max(1),
-            PredictionType.VPrediction => capped / (snr + 1),
+            PredictionType.Epsilon => snr.Dividing(gamma).clamp_max(one),
+            PredictionType.VPrediction => capped / snr.Plus(1),
             _ => capped,
         };
     }
@@ -85,15 +87,16 @@ public sealed record TimestepSampling(double HighNoiseShare = 0, int HighNoiseSt
         if (Stratified)
         {
             var offsets = torch.rand(new long[] { batch }, dtype: ScalarType.Float64, device: device, generator: generator);
-            var strata = torch.arange(batch, dtype: ScalarType.Float64, device: device);
-            return ((strata + offsets) * (numTrainTimesteps / (double)batch)).floor().clamp(0, numTrainTimesteps - 1).to(ScalarType.Int64);
+            var strata = TensorExtensions.Arange(batch, ScalarType.Float64, device);
+            return strata.Plus(offsets).Times(numTrainTimesteps / (double)batch).floor().ClampTo(0, numTrainTimesteps - 1).to(ScalarType.Int64);
         }
         var uniform = torch.randint(0, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, device: device, generator: generator);
         if (HighNoiseShare <= 0) return uniform;
         if (HighNoiseStart < 0 || HighNoiseStart >= numTrainTimesteps)
             throw new ImagicException($"The high-noise range must start inside the scheduler's 0…{numTrainTimesteps - 1} timesteps, got {HighNoiseStart}.");
         var high = torch.randint(HighNoiseStart, numTrainTimesteps, new long[] { batch }, dtype: ScalarType.Int64, device: device, generator: generator);
-        var pick = torch.rand(new long[] { batch }, device: device, generator: generator) < HighNoiseShare;
+        using var share = HighNoiseShare.ToScalar();
+        var pick = torch.rand(new long[] { batch }, device: device, generator: generator).lt(share);
         return torch.where(pick, high, uniform);
     }
 }

@@ -102,7 +102,7 @@ public sealed class ShapesTrainer
             SceneRenderer.Render(scene, size).Chw.CopyTo(pixels, i * 3 * size * size);
             captions.Add(Caption(scene, rng));
         }
-        var images = torch.tensor(pixels, new long[] { _options.BatchSize, 3, size, size }, device: _device) * 2 - 1;
+        var images = torch.tensor(pixels, new long[] { _options.BatchSize, 3, size, size }, device: _device).Times(2).Minus(1);
         return (images, captions);
     }
 
@@ -176,8 +176,8 @@ public sealed class ShapesTrainer
             var images = RandomCrops(Batch(step, 1).Images, step);
             var posterior = vae.Encode(images);
             var reconstruction = vae.Decode(posterior.Sample(generator));
-            var kl = 0.5 * (posterior.Mean.Squared() + posterior.LogVar.exp() - 1 - posterior.LogVar).mean();
-            var loss = torch.nn.functional.mse_loss(reconstruction, images) + _options.VaeKlWeight * kl;
+            var kl = posterior.Mean.Squared().Plus(posterior.LogVar.exp()).Minus(1).sub(posterior.LogVar).mean().Times(0.5);
+            var loss = torch.nn.functional.mse_loss(reconstruction, images).Plus(kl.Times(_options.VaeKlWeight));
             adam.ZeroGrad();
             loss.backward();
             NonFinite.Check(loss, adam, "train VAE", step + 1);
@@ -266,7 +266,7 @@ public sealed class ShapesTrainer
             var (images, captions) = Batch(step, 2);
             Tensor latents;
             using (torch.no_grad())
-                latents = vae.Encode(images).Sample(generator) * vae.Config.ScalingFactor;
+                latents = vae.Encode(images).Sample(generator).Times(vae.Config.ScalingFactor);
             var ids = tokenizer.EncodeBatch(captions, _device);
             var context = text.Forward(ids);
             var loss = DenoisingLoss.Compute(unet, ddpm, latents, context, generator, timesteps, _options.MinSnrGamma);
