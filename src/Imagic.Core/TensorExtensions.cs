@@ -76,6 +76,20 @@ public static class TensorExtensions
         return a.clamp(l, h);
     }
 
+    /// <summary>min(a, k), elementwise.</summary>
+    public static Tensor ClampMax(this Tensor a, double k)
+    {
+        using var s = k.ToScalar();
+        return a.clamp_max(s);
+    }
+
+    /// <summary>Sets every element of a to k, in place.</summary>
+    public static Tensor FillWith(this Tensor a, double k)
+    {
+        using var s = k.ToScalar();
+        return a.fill_(s);
+    }
+
     /// <summary>0, 1, …, n − 1, as <c>torch.arange(n)</c>.</summary>
     public static Tensor Arange(long n, ScalarType? dtype = null, Device? device = null)
     {

@@ -19,8 +19,7 @@ internal static class Layers
         var norm = nn.GroupNorm(groups, channels, eps, affine: true);
         using (torch.no_grad())
         {
-            using var one = 1.0.ToScalar();
-            norm.weight!.fill_(one);
+            norm.weight!.FillWith(1.0);
             norm.bias!.zero_();
         }
         return norm;

@@ -46,13 +46,11 @@ public static class DenoisingLoss
         if (gamma <= 0) throw new ImagicException($"The Min-SNR γ must be > 0, got {gamma}.");
         var alphaBar = ddpm.AlphasCumprod.to(ScalarType.Float64).index_select(0, timesteps);
         var snr = alphaBar / alphaBar.SubtractedFrom(1);
-        using var gammaValue = gamma.ToScalar();
-        using var one = 1.ToScalar();
-        var capped = snr.clamp_max(gammaValue);
+        var capped = snr.ClampMax(gamma);
         return ddpm.Config.PredictionType switch
         {
             // Written as min(γ / SNR, 1) so that a zero-terminal-SNR step (SNR = 0) gets weight 1, not 0 / 0.
-            PredictionType.Epsilon => snr.Dividing(gamma).clamp_max(one),
+            PredictionType.Epsilon => snr.Dividing(gamma).ClampMax(1),
             PredictionType.VPrediction => capped / snr.Plus(1),
             _ => capped,
         };

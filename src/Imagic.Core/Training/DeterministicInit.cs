@@ -15,9 +15,6 @@ namespace Imagic.Training;
 /// </summary>
 public static class DeterministicInit
 {
-    // Alive as long as the process: an implicitly converted Scalar can be freed while libtorch reads it (TensorExtensions).
-    static readonly Scalar One = 1.ToScalar();
-
     public static void Apply(nn.Module model, long seed, double embeddingStd = 0.02)
     {
         // The generator lives where the weights are; models are built on the CPU and moved afterwards, so a run's
@@ -36,11 +33,11 @@ public static class DeterministicInit
                     Uniform(linear.weight!, linear.bias, linear.weight!.shape[1], generator);
                     break;
                 case GroupNorm norm:
-                    norm.weight?.fill_(One);
+                    norm.weight?.FillWith(1);
                     norm.bias?.zero_();
                     break;
                 case LayerNorm norm:
-                    norm.weight?.fill_(One);
+                    norm.weight?.FillWith(1);
                     norm.bias?.zero_();
                     break;
                 case AttentionPooling pool:
