@@ -36,6 +36,13 @@ public static class TensorExtensions
         return a.add(s, One);
     }
 
+    /// <summary>a += k, in place.</summary>
+    public static Tensor PlusInPlace(this Tensor a, double k)
+    {
+        using var s = k.ToScalar();
+        return a.add_(s, One);
+    }
+
     /// <summary>a − k, as a + (−k): the same in floating point.</summary>
     public static Tensor Minus(this Tensor a, double k) => a.Plus(-k);
 
@@ -51,6 +58,13 @@ public static class TensorExtensions
     {
         using var s = k.ToScalar();
         return a.mul(s);
+    }
+
+    /// <summary>a ·= k, in place.</summary>
+    public static Tensor TimesInPlace(this Tensor a, double k)
+    {
+        using var s = k.ToScalar();
+        return a.mul_(s);
     }
 
     /// <summary>a / k.</summary>
@@ -88,6 +102,16 @@ public static class TensorExtensions
     {
         using var s = k.ToScalar();
         return a.fill_(s);
+    }
+
+    /// <summary>
+    /// A tensor of the given size with every element k, as <c>torch.full(size, k)</c>: of the default floating-point dtype
+    /// unless <paramref name="dtype"/> says otherwise.
+    /// </summary>
+    public static Tensor Full(long[] size, double k, ScalarType? dtype = null, Device? device = null)
+    {
+        using var s = k.ToScalar();
+        return torch.full(size, s, dtype, device);
     }
 
     /// <summary>0, 1, …, n − 1, as <c>torch.arange(n)</c>.</summary>

@@ -16,8 +16,8 @@ public class EditMaskTests
         // Given an input, two edited images and a mask of one latent pixel block in the top-left corner (4x4 latents, 16 px)
         using var scope = torch.NewDisposeScope();
         using var generator = new Generator(1);
-        var input = torch.rand(new long[] { 1, 3, 16, 16 }, generator: generator) * 2 - 1;
-        var edited = torch.rand(new long[] { 2, 3, 16, 16 }, generator: generator) * 2 - 1;
+        var input = torch.rand(new long[] { 1, 3, 16, 16 }, generator: generator).Times(2).Minus(1);
+        var edited = torch.rand(new long[] { 2, 3, 16, 16 }, generator: generator).Times(2).Minus(1);
         var mask = torch.zeros(1, 1, 4, 4);
         mask[0, 0, 0, 0] = torch.tensor(1f);
 
@@ -42,18 +42,20 @@ public class EditMaskTests
         using var generator = new Generator(2);
         var mask = torch.zeros(1, 1, 4, 4);
         mask[0, 0, 0, 0] = torch.tensor(1f);
-        var input = torch.rand(new long[] { 1, 3, 16, 16 }, generator: generator) * 2 - 1;
-        var edited = torch.rand(new long[] { 1, 3, 16, 16 }, generator: generator) * 2 - 1;
+        var input = torch.rand(new long[] { 1, 3, 16, 16 }, generator: generator).Times(2).Minus(1);
+        var edited = torch.rand(new long[] { 1, 3, 16, 16 }, generator: generator).Times(2).Minus(1);
 
         // When the composite's weights are computed at image size (as the Studio shows the region)
         var weights = EditMask.Weights(mask, 16, 16);
 
         // Then they lie in [0, 1], are 1 on the masked pixel's block, 0 beyond the widened border, and the composite is their blend
         Assert.Equal(new long[] { 1, 1, 16, 16 }, weights.shape);
-        Assert.True(weights.ge(0).all().item<bool>() && weights.le(1).all().item<bool>());
-        Assert.True(weights[.., .., ..2, ..2].eq(1).all().item<bool>());
-        Assert.True(weights[.., .., 12.., ..].eq(0).all().item<bool>() && weights[.., .., .., 12..].eq(0).all().item<bool>());
-        Assert.True(EditMask.Composite(edited, input, mask).equal(weights * edited + (1 - weights) * input).all().item<bool>());
+        using var zero = 0.ToScalar();
+        using var one = 1.ToScalar();
+        Assert.True(weights.ge(zero).all().item<bool>() && weights.le(one).all().item<bool>());
+        Assert.True(weights[.., .., ..2, ..2].eq(one).all().item<bool>());
+        Assert.True(weights[.., .., 12.., ..].eq(zero).all().item<bool>() && weights[.., .., .., 12..].eq(zero).all().item<bool>());
+        Assert.True(EditMask.Composite(edited, input, mask).equal((weights * edited).Plus(weights.SubtractedFrom(1) * input)).all().item<bool>());
     }
 
     [Fact]
@@ -81,7 +83,7 @@ public class EditMaskTests
         using var scope = torch.NewDisposeScope();
         var circle = new SceneObject(Shape.Circle, NamedColor.Red, Imagic.World.Size.Large, GridPosition.TopLeft, Pose.Tall);
         var scene = new Scene(Background.Grey, circle);
-        var image = SceneRenderer.Render(scene).ToTensor().unsqueeze(0) * 2 - 1;
+        var image = SceneRenderer.Render(scene).ToTensor().unsqueeze(0).Times(2).Minus(1);
         var z0 = pipe.EncodeImage(image);
 
         // When the region is estimated from the caption toward the same caption with the circle blue
@@ -91,9 +93,10 @@ public class EditMaskTests
 
         // Then the mask covers more of the circle than of the rest of the image
         int h = (int)mask.shape[2];
-        var coverage = torch.tensor(SceneRenderer.Coverage(circle, h), new long[] { 1, 1, h, h }).gt(0.5f).to(ScalarType.Float32);
+        using var half = 0.5f.ToScalar();
+        var coverage = torch.tensor(SceneRenderer.Coverage(circle, h), new long[] { 1, 1, h, h }).gt(half).to(ScalarType.Float32);
         double inside = (mask * coverage).sum().item<float>() / coverage.sum().item<float>();
-        double outside = (mask * (1 - coverage)).sum().item<float>() / (1 - coverage).sum().item<float>();
+        double outside = (mask * coverage.SubtractedFrom(1)).sum().item<float>() / coverage.SubtractedFrom(1).sum().item<float>();
         Assert.True(inside > outside + 0.3, $"mask covers {inside:P0} of the circle and {outside:P0} of the rest");
     }
 }

@@ -162,7 +162,7 @@ public class EditWorkflowTests
         var other = Path.Combine(dir, "other-model");
         using (var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1))
         {
-            using (torch.no_grad()) pipe.UNet.conv_out.bias!.add_(1);
+            using (torch.no_grad()) pipe.UNet.conv_out.bias!.PlusInPlace(1);
             pipe.Save(other);
         }
 

@@ -204,8 +204,8 @@ public class ImagicEditorTests
         var tuned = editor.SampleLatents(session, [0.0], sampleSeed: 0);
         var untuned = pretrainedEditor.SampleLatents(session, [0.0], sampleSeed: 0);
 
-        double errTuned = (tuned - session.Latents).pow(2).mean().item<float>();
-        double errUntuned = (untuned - session.Latents).pow(2).mean().item<float>();
+        double errTuned = (tuned - session.Latents).Squared().mean().item<float>();
+        double errUntuned = (untuned - session.Latents).Squared().mean().item<float>();
         Assert.True(errTuned < errUntuned, $"fine-tuned reconstruction error {errTuned} is not below {errUntuned}");
     }
 

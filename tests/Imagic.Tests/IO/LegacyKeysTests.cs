@@ -44,7 +44,7 @@ public class LegacyKeysTests
     public void RemapVae_ConvShapedProjectionWeight_IsReshapedTo2D(string stored, string current)
     {
         // Given a 1x1 convolution weight [out, in, 1, 1]
-        using var conv = torch.arange(6 * 4, dtype: torch.float32).reshape(6, 4, 1, 1);
+        using var conv = TensorExtensions.Arange(6 * 4, torch.float32).reshape(6, 4, 1, 1);
 
         // When it is remapped
         var (key, value) = LegacyKeys.RemapVae(stored, conv);

@@ -25,7 +25,7 @@ public class SafeTensorsTests
             ["f32"] = f32,
             ["f16"] = f32.to_type(ScalarType.Float16),
             ["bf16"] = f32.to_type(ScalarType.BFloat16),
-            ["i64"] = torch.arange(7, dtype: ScalarType.Int64),
+            ["i64"] = TensorExtensions.Arange(7, ScalarType.Int64),
         };
         SafeTensors.Save(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
 

@@ -97,11 +97,11 @@ public class SingleFileCheckpointTests
         var extra = new Dictionary<string, Tensor>();
         using (var st = SafeTensorsFile.Open(written))
             foreach (var key in st.Entries.Keys.Where(k => k.StartsWith("cond_stage_model.model.transformer.resblocks.1.")))
-                extra[key.Replace("resblocks.1.", "resblocks.2.")] = st.Read(key) + 1;
+                extra[key.Replace("resblocks.1.", "resblocks.2.")] = st.Read(key).Plus(1);
         extra["cond_stage_model.model.text_projection"] = torch.ones(32, 32);
         extra["cond_stage_model.model.logit_scale"] = torch.tensor(4.6f);
         // What diffusers' convert_diffusers_to_original_stable_diffusion.py writes for a text encoder file that stored position_ids
-        extra["cond_stage_model.model.text_model.embeddings.position_ids"] = torch.arange(77).unsqueeze(0);
+        extra["cond_stage_model.model.text_model.embeddings.position_ids"] = TensorExtensions.Arange(77).unsqueeze(0);
         var original = SingleFileTestData.Rewrite(written, extra: extra, prefix: "state_dict.");
 
         // When it is loaded (nested under state_dict, as some exporters write)
@@ -188,7 +188,7 @@ public class SingleFileCheckpointTests
             {
                 ["model_ema.diffusion_modelinput_blocks00weight"] = torch.zeros(2),
                 ["alphas_cumprod"] = torch.zeros(1000),
-                ["cond_stage_model.transformer.text_model.embeddings.position_ids"] = torch.arange(77).unsqueeze(0),
+                ["cond_stage_model.transformer.text_model.embeddings.position_ids"] = TensorExtensions.Arange(77).unsqueeze(0),
             });
         using var folder = StableDiffusionPipeline.Load(TestPaths.TinySd1);
         using var single = StableDiffusionPipeline.Load(file, new PipelineLoadOptions { ConfigDir = TestPaths.TinySd1 });
@@ -203,7 +203,7 @@ public class SingleFileCheckpointTests
         var ema = new Dictionary<string, Tensor>();
         using (var st = SafeTensorsFile.Open(source))
             foreach (var key in st.Entries.Keys.Where(k => k.StartsWith(LdmKeys.UNetPrefix)))
-                ema[LdmKeys.EmaKey(key)] = st.Read(key) + 1;
+                ema[LdmKeys.EmaKey(key)] = st.Read(key).Plus(1);
         Assert.Contains("model_ema.diffusion_modelout2weight", ema.Keys);
         var file = SingleFileTestData.Rewrite(source, extra: ema);
 
@@ -215,7 +215,7 @@ public class SingleFileCheckpointTests
         // Then the UNet holds the training weights by default and the EMA weights when asked; the rest is the same
         AssertSameTensors(folder, plain);
         foreach (var (name, p) in folder.UNet.named_parameters())
-            Assert.True(Tensors.Identical(p + 1, averaged.UNet.get_parameter(name)!), name);
+            Assert.True(Tensors.Identical(p.Plus(1), averaged.UNet.get_parameter(name)!), name);
         foreach (var (name, p) in folder.Vae!.named_parameters())
             Assert.True(Tensors.Identical(p, averaged.Vae!.get_parameter(name)!), name);
     }

@@ -64,7 +64,7 @@ internal static class SingleFileTestData
             // GroupNorm weights start as 1 and 0; give them values so that a mix-up of norms would show.
             using (torch.no_grad())
                 foreach (var p in new torch.nn.Module[] { text, unet, vae }.SelectMany(m => m.parameters()))
-                    p.add_(torch.randn_like(p) * 0.05);
+                    p.PlusInPlace(torch.randn_like(p).Times(0.05));
             var model = Path.Combine(dir, "sd2-tiny");
             using (var built = StableDiffusionPipeline.Create(tokenizerDir, text, unet, vae, SingleFileCheckpoint.StandardScheduler(PredictionType.VPrediction)))
                 built.Save(model);

@@ -154,7 +154,7 @@ public class StateDictLoaderTests
     {
         var module = new TinyMidBlock(Dim);
         var tensors = RandomStateDict(module);
-        tensors["text_model.embeddings.position_ids"] = torch.arange(77, dtype: ScalarType.Int64).unsqueeze(0);
+        tensors["text_model.embeddings.position_ids"] = TensorExtensions.Arange(77, ScalarType.Int64).unsqueeze(0);
         using var file = SafeTensorsFile.Open(Save(tensors));
 
         StateDictLoader.Load(module, file, ignoredKeys: new HashSet<string> { "text_model.embeddings.position_ids" });

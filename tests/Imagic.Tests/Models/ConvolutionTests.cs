@@ -28,7 +28,7 @@ public class ConvolutionTests
         var conv = Layers.Conv(inChannels, outChannels, kernel, stride: stride);
         using (torch.no_grad())
         {
-            conv.weight!.copy_(torch.randn(conv.weight.shape, generator: new Generator(1)) * 0.1);
+            conv.weight!.copy_(torch.randn(conv.weight.shape, generator: new Generator(1)).Times(0.1));
             conv.bias!.copy_(torch.randn(conv.bias.shape, generator: new Generator(2)));
         }
         var input = torch.randn(4, inChannels, size, size, generator: new Generator(3)).requires_grad_(true);

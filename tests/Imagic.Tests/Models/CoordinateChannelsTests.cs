@@ -40,7 +40,7 @@ public class CoordinateChannelsTests
 
         // A weight on the x channel reaches the output.
         using (torch.no_grad())
-            coordParams["conv_in.weight"].narrow(1, 4, 1).fill_(0.5);
+            coordParams["conv_in.weight"].narrow(1, 4, 1).FillWith(0.5);
         var shifted = coords.Forward(x, t, ctx);
         Assert.True((shifted - plain.Forward(x, t, ctx)).abs().max().item<float>() > 1e-3);
     }

@@ -15,7 +15,7 @@ public class EarlyReleaseTests
     {
         using var x = torch.ones(3);
 
-        var y = x.ConsumedBy(t => t + 1);
+        var y = x.ConsumedBy(t => t.Plus(1));
 
         Assert.True(x.IsInvalid);
         Assert.Equal(new[] { 2f, 2f, 2f }, y.data<float>().ToArray());
@@ -27,7 +27,7 @@ public class EarlyReleaseTests
     {
         using var x = torch.ones(3);
 
-        var y = x.ConsumedBy(t => t.mul_(3));
+        var y = x.ConsumedBy(t => t.TimesInPlace(3));
 
         Assert.False(y.IsInvalid);
         Assert.Equal(new[] { 3f, 3f, 3f }, y.data<float>().ToArray());

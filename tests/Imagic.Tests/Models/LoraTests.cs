@@ -31,7 +31,7 @@ public class LoraTests
         using var g = new Generator((ulong)seed, torch.CPU);
         foreach (var (name, p) in lora.NamedParameters())
             if (name.EndsWith("lora_up.weight"))
-                p.copy_(torch.randn(p.shape, generator: g) * 0.05);
+                p.copy_(torch.randn(p.shape, generator: g).Times(0.05));
     }
 
     [Fact]

@@ -75,7 +75,7 @@ public class Sd2ArchitectureTests
         var q = Heads(attn.to_q.call(x));
         var k = Heads(attn.to_k.call(ctx));
         var v = Heads(attn.to_v.call(ctx));
-        var weights = torch.softmax(q.matmul(k.transpose(-1, -2)) / Math.Sqrt(8), -1);
+        var weights = torch.softmax(q.matmul(k.transpose(-1, -2)).Over(Math.Sqrt(8)), -1);
         var expected = ((nn.Module<Tensor, Tensor>)attn.to_out[0]).call(weights.matmul(v).transpose(1, 2).reshape(2, 5, 32));
 
         Reference.AssertClose(expected, attn.Forward(x, ctx), 1e-5, "attention");
@@ -85,7 +85,7 @@ public class Sd2ArchitectureTests
     public void Gelu_IsTheExactErfForm()
     {
         var x = torch.linspace(-4, 4, 101);
-        var expected = 0.5 * x * (1 + torch.special.erf(x / Math.Sqrt(2)));
+        var expected = x.Times(0.5) * torch.special.erf(x.Over(Math.Sqrt(2))).Plus(1);
         Reference.AssertClose(expected, Layers.Activate("gelu", x), 1e-6, "gelu");
     }
 

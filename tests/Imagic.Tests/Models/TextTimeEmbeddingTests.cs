@@ -26,7 +26,7 @@ public class TextTimeEmbeddingTests
         int d = width / heads;
         for (int b = 0; b < 2; b++)
         {
-            var query = x[b].mean(new long[] { 0 }, keepdim: true) + pool.positional_embedding;
+            var query = x[b].mean(new long[] { 0 }, keepdim: true).Plus(pool.positional_embedding);
             var tokens = torch.cat(new[] { query, x[b] }, 0);
             var q = pool.q_proj.call(query);
             var k = pool.k_proj.call(tokens);
@@ -36,7 +36,7 @@ public class TextTimeEmbeddingTests
                 var qh = q[.., (h * d)..((h + 1) * d)];
                 var kh = k[.., (h * d)..((h + 1) * d)];
                 var vh = v[.., (h * d)..((h + 1) * d)];
-                var weights = torch.softmax(qh.matmul(kh.T) / Math.Sqrt(d), 1);
+                var weights = torch.softmax(qh.matmul(kh.T).Over(Math.Sqrt(d)), 1);
                 Reference.AssertClose(weights.matmul(vh).squeeze(0), pooled[b, (h * d)..((h + 1) * d)], 1e-5, $"sequence {b}, head {h}");
             }
         }
@@ -67,7 +67,7 @@ public class TextTimeEmbeddingTests
         Reference.AssertClose(plain.Forward(x, t, ctx), text.Forward(x, t, ctx), 1e-6, "zero text-time embedding");
 
         using (torch.no_grad())
-            textParams["add_embedding.norm2.weight"].fill_(1);
+            textParams["add_embedding.norm2.weight"].FillWith(1);
         Assert.True((text.Forward(x, t, ctx) - plain.Forward(x, t, ctx)).abs().max().item<float>() > 1e-3);
     }
 

@@ -21,7 +21,7 @@ public class ClassifierFreeGuidanceTests
 
         var guided = ClassifierFreeGuidance.Combine(u, c, 7.5);
 
-        Reference.AssertClose(u + 7.5 * (c - u), guided, 1e-6, "plain guidance");
+        Reference.AssertClose(u.Plus((c - u).Times(7.5)), guided, 1e-6, "plain guidance");
     }
 
     [Fact]
@@ -73,7 +73,7 @@ public class ClassifierFreeGuidanceTests
 
         var guided = ClassifierFreeGuidance.Combine(u, c, 5, rescale: 0.7);
 
-        Reference.AssertClose(2.2 * c, guided, 1e-5, "φ = 0.7");
+        Reference.AssertClose(c.Times(2.2), guided, 1e-5, "φ = 0.7");
     }
 
     [Theory]

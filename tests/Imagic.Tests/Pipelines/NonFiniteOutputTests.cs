@@ -12,7 +12,7 @@ public class NonFiniteOutputTests
     {
         var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);
         using (torch.no_grad())
-            module(pipe).named_parameters().Single(p => p.name == parameter).parameter.fill_(double.NaN);
+            module(pipe).named_parameters().Single(p => p.name == parameter).parameter.FillWith(double.NaN);
         return pipe;
     }
 

@@ -57,7 +57,7 @@ public class VaeTilingTests
         int f = pipe.VaeScaleFactor, kept = 12 * f, blend = 4 * f;
         var latents = pipe.EncodeImage(Mosaic(pipe.DefaultResolution));
         Assert.Equal(48, latents.shape[3]);
-        var scaled = latents / pipe.Vae!.Config.ScalingFactor;
+        var scaled = latents.Over(pipe.Vae!.Config.ScalingFactor);
 
         // When they are decoded tiled, and the first two tiles of the first column are decoded alone
         pipe.VaeTiling = new VaeTiling();
@@ -67,8 +67,8 @@ public class VaeTilingTests
 
         // Then the top-left 12f × 12f px is the first tile alone, and the next 4f rows go linearly from it to the tile below
         Assert.True(tiled.narrow(2, 0, kept).narrow(3, 0, kept).allclose(first.narrow(2, 0, kept).narrow(3, 0, kept), rtol: 0, atol: 1e-6));
-        var w = (torch.arange(blend, dtype: ScalarType.Float32) / blend).view(1, 1, blend, 1);
-        var blended = first.narrow(2, kept, blend).narrow(3, 0, kept) * (1 - w) + below.narrow(2, 0, blend).narrow(3, 0, kept) * w;
+        var w = TensorExtensions.Arange(blend, ScalarType.Float32).Over(blend).view(1, 1, blend, 1);
+        var blended = (first.narrow(2, kept, blend).narrow(3, 0, kept) * w.SubtractedFrom(1)).Plus(below.narrow(2, 0, blend).narrow(3, 0, kept) * w);
         Assert.True(tiled.narrow(2, kept, blend).narrow(3, 0, kept).allclose(blended, rtol: 0, atol: 1e-5));
     }
 
@@ -109,7 +109,7 @@ public class VaeTilingTests
         using var pipe = StableDiffusionPipeline.Load(TestPaths.BundledModel);
         using var scope = torch.NewDisposeScope();
         pipe.VaeTiling = new VaeTiling { TileLatentSize = 8 };
-        var latents = torch.randn(new long[] { 1, 4, 21, 30 }, generator: new Generator(3)) * 0.5;
+        var latents = torch.randn(new long[] { 1, 4, 21, 30 }, generator: new Generator(3)).Times(0.5);
 
         // When they are decoded
         var image = pipe.DecodeLatents(latents);

@@ -100,8 +100,8 @@ public class EditMethodsTests
 
         // Deterministic DDIM from the inverted noise lands near z₀; from fresh noise it would not.
         var fresh = pipe.Sample(cond, cond, torch.randn_like(z0), new SamplingOptions { Steps = steps, GuidanceScale = 1 });
-        double error = (back - z0).pow(2).mean().item<float>();
-        double baseline = (fresh - z0).pow(2).mean().item<float>();
+        double error = (back - z0).Squared().mean().item<float>();
+        double baseline = (fresh - z0).Squared().mean().item<float>();
         Assert.True(error < 0.1 * baseline, $"inversion round trip error {error} vs {baseline} from fresh noise");
     }
 

@@ -100,8 +100,8 @@ public class DdimSchedulerTests
         var acp = scheduler.AlphasCumprod.data<float>().ToArray();
         double at = acp[501], ap = acp[401];
         double sigma = Math.Sqrt((1 - ap) / (1 - at) * (1 - at / ap));
-        var x0 = (sample - Math.Sqrt(1 - at) * modelOutput) / Math.Sqrt(at);
-        var expected = Math.Sqrt(ap) * x0 + Math.Sqrt(1 - ap - sigma * sigma) * modelOutput + sigma * noise;
+        var x0 = (sample - modelOutput.Times(Math.Sqrt(1 - at))).Over(Math.Sqrt(at));
+        var expected = x0.Times(Math.Sqrt(ap)).Plus(modelOutput.Times(Math.Sqrt(1 - ap - sigma * sigma))).Plus(noise.Times(sigma));
         Reference.AssertClose(expected, stochastic.PrevSample, 1e-5, "eta=1 step");
         Assert.False(deterministic.PrevSample.allclose(stochastic.PrevSample));
         Assert.True(seededA.PrevSample.eq(seededB.PrevSample).all().item<bool>());
@@ -136,7 +136,7 @@ public class DdimSchedulerTests
 
         var output = scheduler.Step(modelOutput, 501, torch.zeros(1, 1, 4, 4));
 
-        Reference.AssertClose(modelOutput.clamp(-0.5, 0.5), output.PredOriginalSample, 0, "clipped x0");
+        Reference.AssertClose(modelOutput.ClampTo(-0.5, 0.5), output.PredOriginalSample, 0, "clipped x0");
         Assert.False(ReferenceEquals(modelOutput, output.PredOriginalSample));
     }
 

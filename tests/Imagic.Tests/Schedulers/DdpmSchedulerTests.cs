@@ -52,9 +52,9 @@ public class DdpmSchedulerTests
 
         // With a = √ᾱ, b = √(1 − ᾱ), a² + b² = 1: x₀ = a·xₜ − b·v and ε = b·xₜ + a·v.
         var a = scheduler.AlphasCumprod.index_select(0, t).sqrt().view(-1, 1, 1, 1);
-        var b = (1 - scheduler.AlphasCumprod.index_select(0, t)).sqrt().view(-1, 1, 1, 1);
+        var b = scheduler.AlphasCumprod.index_select(0, t).SubtractedFrom(1).sqrt().view(-1, 1, 1, 1);
         Reference.AssertClose(x0, a * xt - b * v, 1e-5, "x0 from v");
-        Reference.AssertClose(eps, b * xt + a * v, 1e-5, "eps from v");
+        Reference.AssertClose(eps, (b * xt).Plus(a * v), 1e-5, "eps from v");
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public class GradientCheckpointTests
     static Tensor ResnetLoss(ResnetBlock2D resnet, Tensor x, Tensor temb, bool checkpoint)
     {
         // Something after and before the block, so gradients must flow through its boundary both ways.
-        var h = x * 1.5;
+        var h = x.Times(1.5);
         var y = checkpoint
             ? new GradientCheckpoint().Run(xs => resnet.Forward(xs[0], xs[1]), new[] { h, temb }, resnet.parameters())
             : resnet.Forward(h, temb);
@@ -73,7 +73,7 @@ public class GradientCheckpointTests
         ResnetLoss(resnet, x, temb, checkpoint: true).backward();
 
         foreach (var (name, p) in resnet.named_parameters())
-            Reference.AssertClose(2 * once[name], p.grad!, 2e-6, name);
+            Reference.AssertClose(once[name].Times(2), p.grad!, 2e-6, name);
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public class NonFiniteTests
     {
         using var w = torch.ones(3).requires_grad_(true);
         using var adam = new Adam(new[] { ("w", w) }, 0.1);
-        using var loss = (w * 2).sum();
+        using var loss = w.Times(2).sum();
         loss.backward();
 
         NonFinite.Check(loss, adam, "stage A", 1);
@@ -24,7 +24,7 @@ public class NonFiniteTests
     {
         using var w = torch.ones(3).requires_grad_(true);
         using var adam = new Adam(new[] { ("w", w) }, 1e30);
-        using var loss = (w * float.NaN).sum();
+        using var loss = w.Times(float.NaN).sum();
 
         var e = Assert.Throws<ImagicException>(() => NonFinite.Check(loss, adam, "stage B", 7));
 
@@ -38,9 +38,9 @@ public class NonFiniteTests
         using var a = torch.ones(2).requires_grad_(true);
         using var b = torch.ones(2).requires_grad_(true);
         using var adam = new Adam(new[] { ("a", a), ("b", b) }, 1e-3);
-        using var loss = a.sum() + b.sum();
+        using var loss = a.sum().Plus(b.sum());
         loss.backward();
-        using (torch.no_grad()) b.grad!.fill_(float.PositiveInfinity);
+        using (torch.no_grad()) b.grad!.FillWith(float.PositiveInfinity);
 
         var e = Assert.Throws<ImagicException>(() => NonFinite.Check(loss, adam, "train VAE", 3));
 
@@ -50,7 +50,7 @@ public class NonFiniteTests
     [Fact]
     public void IsAllFinite_HugeButFiniteValues_AreFinite()
     {
-        using var huge = torch.full(1000, 3e38f);
+        using var huge = TensorExtensions.Full(new long[] { 1000 }, 3e38f);
         using var withNaN = torch.tensor(new[] { 1f, float.NaN });
 
         Assert.True(NonFinite.IsAllFinite(huge));

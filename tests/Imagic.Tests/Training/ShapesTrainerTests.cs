@@ -103,7 +103,7 @@ public class ShapesTrainerTests
     [Fact]
     public void RandomCrops_AreWindowsAtLatentCellOffsets_DrawnFromTheStep()
     {
-        var images = torch.arange(2 * 3 * 64 * 64, dtype: torch.ScalarType.Float32).reshape(2, 3, 64, 64);
+        var images = TensorExtensions.Arange(2 * 3 * 64 * 64, torch.ScalarType.Float32).reshape(2, 3, 64, 64);
 
         var crops = ShapesTrainer.RandomCrops(images, crop: 32, factor: 4, seed: 0, step: 7);
 
