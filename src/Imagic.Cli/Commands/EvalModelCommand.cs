@@ -34,12 +34,22 @@ internal static class EvalModelCommand
             Description = "Also show, per timestep, how much the denoising loss rises when the caption names one attribute wrongly " +
                 "(no sampling; ~0 % means the model ignores that word at that noise level).",
         };
+        var recovery = new Option<bool>("--noise-recovery")
+        {
+            Description = "Also start sampling from each scene's own image noised to 80, 60, 40 and 20 % of the schedule (SDEdit) and " +
+                "check what the model keeps: shows the noise level where it loses an attribute (about 3x the time of the evaluation).",
+        };
+        var ablation = new Option<bool>("--detail-ablation")
+        {
+            Description = "Also show, for a world-v2 (64 px) model, the denoising loss per timestep on the same scenes with one kind of " +
+                "unnamed detail switched off (texture, gradient, clutter, object detail): which detail costs the model most (no sampling).",
+        };
         var threads = CommonOptions.Threads();
         var command = new Command("eval-model",
             "Measure how well a shapes-world model follows its captions: generate one image per random scene's caption and check colour, " +
             "shape, size, position, pose and background with the world's detector.\nExample: imagic eval-model --samples 200 --guidance 5")
         {
-            samples, guidance, rescale, steps, seed, output, sensitivity, threads,
+            samples, guidance, rescale, steps, seed, output, sensitivity, recovery, ablation, threads,
         };
         var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
@@ -55,6 +65,7 @@ internal static class EvalModelCommand
             CommonOptions.ApplyThreads(result, threads);
             using var pipe = StableDiffusionPipeline.Load(modelDir, loading.Read(result));
             pipe.CheckSamplingOptions(sampling);
+            if (result.GetValue(ablation)) DetailAblation.CheckModel(pipe);
             var (accuracy, images) = ConsoleProgress.Run("eval-model", progress => ModelEvaluator.Evaluate(pipe, options, progress, ctrlC.Token));
 
             // The VAE's round trip of the same scenes bounds what generation can reach.
@@ -86,6 +97,30 @@ internal static class EvalModelCommand
                 Console.WriteLine("Rise of the denoising loss when the caption names one attribute wrongly (or is empty), same scenes and noise;\n" +
                     "about 0% means the model ignores that word at that noise level.");
             }
+            IReadOnlyList<NoiseRecoveryRow>? recovered = null;
+            if (result.GetValue(recovery))
+            {
+                recovered = ConsoleProgress.Run("noise recovery", progress => NoiseRecovery.Measure(pipe, options, progress: progress, cancellation: ctrlC.Token));
+                var recoveryTable = new Table { Title = new TableTitle("what the model keeps when it starts from the scene's own image at t") }
+                    .AddColumn("start t").AddColumn(new TableColumn("steps run").RightAligned());
+                foreach (var (name, _) in Rows) recoveryTable.AddColumn(new TableColumn(name).RightAligned());
+                foreach (var row in recovered)
+                    recoveryTable.AddRow(new[] { row.SkippedSteps == 0 ? $"{row.Timestep} (noise)" : row.Timestep == 0 ? "0 (VAE only)" : row.Timestep.ToString(),
+                        (options.Steps - row.SkippedSteps).ToString() }.Concat(Rows.Select(r => $"{r.Pick(row.Accuracy):P1}")).ToArray());
+                AnsiConsole.Write(recoveryTable);
+                Console.WriteLine("Same scenes and noise as above; from pure noise this is the evaluation, from t = 0 the VAE round trip.");
+            }
+            IReadOnlyList<DetailAblationRow>? ablated = null;
+            if (result.GetValue(ablation))
+            {
+                ablated = DetailAblation.Measure(pipe, options.Samples, options.Seed);
+                var ablationTable = new Table { Title = new TableTitle("denoising loss with one kind of unnamed detail switched off") }.AddColumn("scenes");
+                foreach (int t in DetailAblation.DefaultTimesteps) ablationTable.AddColumn(new TableColumn($"t = {t}").RightAligned());
+                foreach (var row in ablated)
+                    ablationTable.AddRow(new[] { row.Variant }.Concat(DetailAblation.DefaultTimesteps.Select(t => $"{row.Loss[t]:F4}")).ToArray());
+                AnsiConsole.Write(ablationTable);
+                Console.WriteLine("Same scenes, captions and noise in every row; the drop from \"as sampled\" is what that detail costs the model.");
+            }
             if (result.GetValue(output) is string outDir)
             {
                 Directory.CreateDirectory(outDir);
@@ -95,6 +130,12 @@ internal static class EvalModelCommand
                 if (rise is not null)
                     AtomicFile.WriteAllText(Path.Combine(outDir, "caption_sensitivity.json"),
                         System.Text.Json.JsonSerializer.Serialize(rise, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                if (recovered is not null)
+                    AtomicFile.WriteAllText(Path.Combine(outDir, "noise_recovery.json"),
+                        System.Text.Json.JsonSerializer.Serialize(recovered, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                if (ablated is not null)
+                    AtomicFile.WriteAllText(Path.Combine(outDir, "detail_ablation.json"),
+                        System.Text.Json.JsonSerializer.Serialize(ablated, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
                 var rows = images.Take(64).Select(s => s.Image.ToImage()).Chunk(8).Select(r => (IReadOnlyList<RgbImage>)r).ToList();
                 ImageIO.SavePng(ImageGrid.Compose(rows, padding: 2, minCellSize: 64), Path.Combine(outDir, "samples.png"));
                 Console.WriteLine($"Wrote {Path.GetFullPath(outDir)}");

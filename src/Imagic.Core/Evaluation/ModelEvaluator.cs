@@ -98,7 +98,7 @@ public static class ModelEvaluator
     internal static Tensor Render(IReadOnlyList<Scene> scenes, int size = 32) =>
         torch.stack(scenes.Select(s => ImageTensors.ToTensor(SceneRenderer.Render(s, size).ToImage())).ToArray()).squeeze(1);
 
-    static AttributeAccuracy Score(IReadOnlyList<(Scene Scene, SceneImage Image)> results, WorldVersion world)
+    internal static AttributeAccuracy Score(IReadOnlyList<(Scene Scene, SceneImage Image)> results, WorldVersion world)
     {
         var read = results.Select(r => (r.Scene, Detection: SceneDetector.Detect(r.Image, world))).ToList();
         var matches = read.Select(r => DetectionMatch.Compare(r.Scene, r.Detection)).ToList();

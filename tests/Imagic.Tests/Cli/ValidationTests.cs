@@ -153,6 +153,15 @@ public class ValidationTests
         Assert.NotEqual("precious", File.ReadAllText(output));
     }
 
+    [Fact]
+    public void EvalModel_DetailAblationOnAWorldV1Model_IsRefusedBeforeSampling()
+    {
+        // The bundled model draws world v1, which has no unnamed detail to switch off.
+        var dir = TestPaths.NewTempDir();
+        AssertRefused(dir, "needs a world-v2 model", "eval-model", "--samples", "1", "--steps", "1", "--detail-ablation",
+            "--out", Path.Combine(dir, "eval"));
+    }
+
     [Theory]
     [InlineData("nan", "NaN or infinite")]
     [InlineData("3d", "latents must be [1, 4, H/4, W/4]; got [4, 16, 16]")]
