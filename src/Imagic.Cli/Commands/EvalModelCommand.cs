@@ -101,12 +101,12 @@ internal static class EvalModelCommand
             if (result.GetValue(recovery))
             {
                 recovered = ConsoleProgress.Run("noise recovery", progress => NoiseRecovery.Measure(pipe, options, progress: progress, cancellation: ctrlC.Token));
-                var recoveryTable = new Table { Title = new TableTitle("what the model keeps when it starts from the scene's own image at t") }
-                    .AddColumn("start t").AddColumn(new TableColumn("steps run").RightAligned());
-                foreach (var (name, _) in Rows) recoveryTable.AddColumn(new TableColumn(name).RightAligned());
+                // One column per starting point, so that the table fits 80 columns.
+                var recoveryTable = new Table { Title = new TableTitle("kept when sampling starts from the scene's own image at t") }.AddColumn("start t");
                 foreach (var row in recovered)
-                    recoveryTable.AddRow(new[] { row.SkippedSteps == 0 ? $"{row.Timestep} (noise)" : row.Timestep == 0 ? "0 (VAE only)" : row.Timestep.ToString(),
-                        (options.Steps - row.SkippedSteps).ToString() }.Concat(Rows.Select(r => $"{r.Pick(row.Accuracy):P1}")).ToArray());
+                    recoveryTable.AddColumn(new TableColumn(row.SkippedSteps == 0 ? $"{row.Timestep} (noise)" : row.Timestep == 0 ? "0 (VAE)" : row.Timestep.ToString()).RightAligned());
+                foreach (var (name, pick) in Rows)
+                    recoveryTable.AddRow(new[] { name }.Concat(recovered.Select(row => $"{pick(row.Accuracy):P1}")).ToArray());
                 AnsiConsole.Write(recoveryTable);
                 Console.WriteLine("Same scenes and noise as above; from pure noise this is the evaluation, from t = 0 the VAE round trip.");
             }
