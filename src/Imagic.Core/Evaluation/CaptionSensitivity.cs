@@ -62,12 +62,7 @@ public static class CaptionSensitivity
             var contexts = captions.Select(kind => pipe.EncodePrompts(batch.Select((s, i) => kind[start + i] ?? "").ToList())).ToList();
             for (int ti = 0; ti < timesteps.Count; ti++)
             {
-                using var generator = new Generator((ulong)(seed * 1009 + timesteps[ti] * 7919 + start), pipe.Device);
-                var noise = torch.randn(x0.shape, dtype: x0.dtype, device: x0.device, generator: generator);
-                using var tValue = ((long)timesteps[ti]).ToScalar();
-                var t = torch.full(new long[] { batch.Count }, tValue, dtype: ScalarType.Int64, device: x0.device);
-                var xt = ddpm.AddNoise(x0, noise, t);
-                var target = ddpm.Target(pipe.SchedulerConfig.PredictionType, x0, noise, t);
+                var (xt, t, target) = Noised(ddpm, x0, timesteps[ti], seed, start);
                 for (int k = 0; k < captions.Count; k++)
                 {
                     var perScene = (pipe.UNet.Forward(xt, t, contexts[k]) - target).Squared().mean(new long[] { 1, 2, 3 }).data<float>().ToArray();
@@ -91,5 +86,18 @@ public static class CaptionSensitivity
             rows.Add(new CaptionSensitivityRow(timesteps[ti], right, increase));
         }
         return rows;
+    }
+
+    /// <summary>
+    /// The batch <paramref name="x0"/> noised to <paramref name="timestep"/> with noise fixed by (seed, timestep, first index),
+    /// and the model's regression target: the same noise for every caption or scene variant compared on it.
+    /// </summary>
+    internal static (Tensor Xt, Tensor T, Tensor Target) Noised(DdpmScheduler ddpm, Tensor x0, int timestep, long seed, int start)
+    {
+        using var generator = new Generator((ulong)(seed * 1009 + timestep * 7919 + start), x0.device);
+        var noise = torch.randn(x0.shape, dtype: x0.dtype, device: x0.device, generator: generator);
+        using var tValue = ((long)timestep).ToScalar();
+        var t = torch.full(new long[] { x0.shape[0] }, tValue, dtype: ScalarType.Int64, device: x0.device);
+        return (ddpm.AddNoise(x0, noise, t), t, ddpm.Target(ddpm.Config.PredictionType, x0, noise, t));
     }
 }

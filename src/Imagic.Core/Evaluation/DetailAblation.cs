@@ -73,12 +73,8 @@ public static class DetailAblation
                 for (int ti = 0; ti < timesteps.Count; ti++)
                 {
                     // The same noise for every variant: the rows differ only by the detail.
-                    using var generator = new Generator((ulong)(seed * 1009 + timesteps[ti] * 7919 + start), pipe.Device);
-                    var noise = torch.randn(x0.shape, dtype: x0.dtype, device: x0.device, generator: generator);
-                    using var tValue = ((long)timesteps[ti]).ToScalar();
-                    var t = torch.full(new long[] { batch.Count }, tValue, dtype: ScalarType.Int64, device: x0.device);
-                    var target = ddpm.Target(pipe.SchedulerConfig.PredictionType, x0, noise, t);
-                    var loss = (pipe.UNet.Forward(ddpm.AddNoise(x0, noise, t), t, context) - target).Squared().mean();
+                    var (xt, t, target) = CaptionSensitivity.Noised(ddpm, x0, timesteps[ti], seed, start);
+                    var loss = (pipe.UNet.Forward(xt, t, context) - target).Squared().mean();
                     sum[ti] += loss.item<float>() * batch.Count;
                 }
             }
