@@ -39,6 +39,16 @@ internal static class TrainCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the data and every random draw.", DefaultValueFactory = _ => 0 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => defaults.CheckpointEvery };
         var threads = CommonOptions.Threads();
+        var unetChannels = new Option<string?>("--unet-channels")
+        {
+            Description = "Channels of the UNet's three blocks, from the latents' full resolution down, e.g. 128,128,128 (multiples of 32). " +
+                "Default: the world's architecture (96,128,128). Resume a run with the value it started with.",
+        };
+        var vaeFrom = new Option<string?>("--vae-from")
+        {
+            Description = "Start a new --work folder at phase 2 with the trained VAE of another run's work folder (same world, VAE phase done), " +
+                "skipping the VAE phase: for experiments on the UNet.",
+        };
         var fp16 = new Option<bool>("--fp16") { Description = "Store the exported weights as float16 (half the size; they load as float32)." };
         var world = new Option<string>("--world")
         {
@@ -61,7 +71,7 @@ internal static class TrainCommand
             "World v2 (64 px): imagic train --world v2 --tokenizer ../shared/reference/tiny-sd1/tokenizer --work /tmp/shapes-v2 --out models/shapes --fp16")
         {
             output, work, tokenizer, vaeSteps, vaeCrop, steps, batch, lr, highNoiseShare, highNoiseStart, minSnrGamma, seed, checkpointEvery, threads, fp16,
-            world, partialCaptions,
+            world, partialCaptions, unetChannels, vaeFrom,
         };
         var loading = ModelLoadOptions.AddDeviceTo(command);
         command.SetAction(result =>
@@ -82,14 +92,21 @@ internal static class TrainCommand
                 CheckpointEvery = result.GetValue(checkpointEvery),
                 World = result.GetValue(world) == "v2" ? Imagic.World.WorldVersion.V2 : Imagic.World.WorldVersion.V1,
                 PartialCaptions = result.GetValue(partialCaptions),
+                UNetChannels = result.GetValue(unetChannels) is string c ? ParseChannels(c) : null,
             };
             // Everything that could fail after hours is checked before the work folder is created.
             options.Validate();
             OptionChecks.CheckOutputFolder(result.GetValue(output)!, "--out");
             OptionChecks.CheckOutputFolder(result.GetValue(work)!, "--work");
             Imagic.Tokenization.ClipTokenizer.FromFolder(result.GetValue(tokenizer)!);
+            if (result.GetValue(vaeFrom) is string source) ShapesTrainer.CheckVaeSource(source, result.GetValue(work)!, options.World);
             var trainer = new ShapesTrainer(result.GetValue(work)!, result.GetValue(tokenizer)!, options, device: loading.Device(result));
-            if (trainer.ReadState() is { } state)
+            if (result.GetValue(vaeFrom) is string vaeWork)
+            {
+                trainer.StartFromVae(vaeWork);
+                Console.WriteLine($"Starting phase 2 with the VAE of {Path.GetFullPath(vaeWork)}.");
+            }
+            else if (trainer.ReadState() is { } state)
                 Console.WriteLine($"Resuming from {state.Phase} step {state.Step}.");
             var started = DateTime.UtcNow;
             using var pipe = ConsoleProgress.Run("train", progress => trainer.Train(progress, ctrlC.Token));
@@ -98,5 +115,15 @@ internal static class TrainCommand
             return 0;
         });
         return command;
+    }
+
+    static int[] ParseChannels(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var channels = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out channels[i]))
+                throw new ImagicException($"--unet-channels takes comma-separated whole numbers such as 128,128,128, got '{text}'.");
+        return channels;
     }
 }

@@ -25,6 +25,7 @@ public sealed class ShapesTrainer
     readonly string _tokenizerDir;
     readonly TrainingOptions _options;
     readonly ShapesArchitecture _architecture;
+    readonly int[] _defaultUNetChannels;
     readonly Device _device;
 
     /// <param name="architecture">The component configs; default <see cref="ShapesModelConfigs.For"/> the options' world.</param>
@@ -35,6 +36,17 @@ public sealed class ShapesTrainer
         _device = device ?? ComputeDevice.Cpu;
         options.Validate();
         _architecture = architecture ?? ShapesModelConfigs.For(options.World);
+        _defaultUNetChannels = _architecture.UNet.BlockOutChannels;
+        if (options.UNetChannels is { } channels)
+        {
+            int blocks = _architecture.UNet.BlockOutChannels.Length;
+            if (channels.Count != blocks)
+                throw new ImagicException($"--unet-channels needs {blocks} values, one per UNet block, got {channels.Count}.");
+            int groups = _architecture.UNet.NormNumGroups;
+            if (channels.Any(c => c % groups != 0))
+                throw new ImagicException($"--unet-channels must be multiples of the UNet's {groups} GroupNorm groups, got {string.Join(",", channels)}.");
+            _architecture = _architecture with { UNet = _architecture.UNet with { BlockOutChannels = channels.ToArray() } };
+        }
         int expected = options.World == WorldVersion.V1 ? ShapesModelConfigs.ImageSize : ShapesModelConfigs.ImageSizeV2;
         if (_architecture.Vae.SampleSize != expected)
             throw new ImagicException($"World {options.World} is rendered at {expected} px, but the VAE's sample_size is {_architecture.Vae.SampleSize}.");
@@ -43,6 +55,7 @@ public sealed class ShapesTrainer
         _workDir = Path.GetFullPath(workDir);
         _tokenizerDir = tokenizerDir;
         _options = options;
+        if (ReadState() is { } existing) CheckResumable(existing);
         Directory.CreateDirectory(_workDir);
     }
 
@@ -51,11 +64,59 @@ public sealed class ShapesTrainer
 
     string WorkFile(string name) => Path.Combine(_workDir, name);
 
-    public State? ReadState()
+    public State? ReadState() => ReadStateIn(_workDir);
+
+    static State? ReadStateIn(string workDir)
     {
-        var path = WorkFile("state.json");
+        var path = Path.Combine(workDir, "state.json");
         return File.Exists(path) ? JsonSerializer.Deserialize<State>(File.ReadAllText(path)) : null;
     }
+
+    /// <summary>
+    /// Refuses, in one line, to resume a work folder with options that change what its checkpoints are: another world
+    /// or other UNet channels would fail only when the weights are loaded, or train on other data.
+    /// </summary>
+    void CheckResumable(State state)
+    {
+        if (state.Options.World != _options.World)
+            throw new ImagicException($"{_workDir} holds a world-{Name(state.Options.World)} run; " +
+                $"resume it with --world {Name(state.Options.World)}, or use a new --work folder.");
+        IReadOnlyList<int> theirs = state.Options.UNetChannels ?? _defaultUNetChannels, ours = _options.UNetChannels ?? _defaultUNetChannels;
+        if (!theirs.SequenceEqual(ours))
+            throw new ImagicException($"{_workDir} was trained with UNet channels {string.Join(",", theirs)}, not {string.Join(",", ours)}; " +
+                $"resume it with --unet-channels {string.Join(",", theirs)}, or use a new --work folder.");
+    }
+
+    /// <summary>
+    /// Starts this (empty) work folder at phase 2 with the VAE of another run's work folder, whose VAE phase is done: an
+    /// experiment on the UNet then skips the VAE phase (about 80 minutes in world v2). The VAE weights and the scaling factor are copied.
+    /// </summary>
+    public void StartFromVae(string otherWorkDir)
+    {
+        var theirs = CheckVaeSource(otherWorkDir, _workDir, _options.World);
+        File.Copy(Path.Combine(otherWorkDir, "vae.safetensors"), WorkFile("vae.safetensors"), overwrite: true);
+        WriteState(new State("unet", 0, theirs.ScalingFactor, _options));
+    }
+
+    /// <summary>
+    /// What <see cref="StartFromVae"/> needs, checked before anything is written: <paramref name="workDir"/> holds no run yet,
+    /// and <paramref name="otherWorkDir"/> holds a finished VAE phase of the same world. Returns that run's state.
+    /// </summary>
+    public static State CheckVaeSource(string otherWorkDir, string workDir, WorldVersion world)
+    {
+        if (ReadStateIn(workDir) is not null)
+            throw new ImagicException($"{workDir} already holds a run; --vae-from needs a new --work folder.");
+        var theirs = ReadStateIn(otherWorkDir) ?? throw new ImagicException($"{otherWorkDir} holds no training run (no state.json).");
+        if (theirs.Phase != "unet")
+            throw new ImagicException($"The VAE phase of {otherWorkDir} is not finished yet (at VAE step {theirs.Step}).");
+        if (theirs.Options.World != world)
+            throw new ImagicException($"{otherWorkDir} is a world-{Name(theirs.Options.World)} run, this one world {Name(world)}.");
+        if (!File.Exists(Path.Combine(otherWorkDir, "vae.safetensors")))
+            throw new ImagicException($"{otherWorkDir} has no vae.safetensors.");
+        return theirs;
+    }
+
+    static string Name(WorldVersion world) => world.ToString().ToLowerInvariant();
 
     void WriteState(State state) =>
         AtomicFile.WriteAllText(WorkFile("state.json"), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));

@@ -96,6 +96,14 @@ public sealed record TrainingOptions
     /// </summary>
     public double PartialCaptions { get; init; } = 0.3;
 
+    /// <summary>
+    /// Channels of the UNet's blocks, from the latent resolution down (e.g. [128, 128, 128]); null: the world's architecture
+    /// (<see cref="ShapesModelConfigs.UNet"/>, [96, 128, 128]). Each must be a positive multiple of the UNet's GroupNorm groups (32; checked by <see cref="ShapesTrainer"/>).
+    /// For experiments on the model's capacity: the first block works at the latents' full 16×16, where the 4× latents of world
+    /// v2 hold the objects' outlines.
+    /// </summary>
+    public IReadOnlyList<int>? UNetChannels { get; init; }
+
     /// <summary>Gradient norm clip of phase 2. Default 1.</summary>
     public double GradientClip { get; init; } = 1.0;
 
@@ -129,6 +137,8 @@ public sealed record TrainingOptions
         if (!(GradientClip > 0 && double.IsFinite(GradientClip))) throw new ImagicException($"The gradient clip must be a positive finite number, got {GradientClip}.");
         if (WarmupSteps < 0 || ScalingSamples < 1) throw new ImagicException("Warm-up steps must be ≥ 0 and scaling samples ≥ 1.");
         if (!(PartialCaptions is >= 0 and <= 1)) throw new ImagicException($"--partial-captions must be in [0, 1], got {PartialCaptions}.");
+        if (UNetChannels is { } channels && (channels.Count == 0 || channels.Any(c => c <= 0)))
+            throw new ImagicException($"--unet-channels must be positive whole numbers, got {string.Join(",", channels)}.");
         if (CanonicalCaptions + PartialCaptions > 1) throw new ImagicException("The canonical and partial caption shares must add up to at most 1.");
     }
 }

@@ -153,6 +153,17 @@ public class ValidationTests
         Assert.NotEqual("precious", File.ReadAllText(output));
     }
 
+    [Theory]
+    [InlineData("--unet-channels", "96,x,128", "comma-separated whole numbers")]
+    [InlineData("--unet-channels", "96,128", "3 values")]
+    [InlineData("--vae-from", "no-such-run", "holds no training run")]
+    public void Train_BadArchitectureOrVaeSource_IsRefusedBeforeTheWorkFolderExists(string option, string value, string expected)
+    {
+        var dir = TestPaths.NewTempDir();
+        AssertRefused(dir, expected, "train", "--world", "v2", "--tokenizer", Path.Combine(TestPaths.TinySd1, "tokenizer"),
+            "--work", Path.Combine(dir, "work"), "--out", Path.Combine(dir, "model"), option, value == "no-such-run" ? Path.Combine(dir, value) : value);
+    }
+
     [Fact]
     public void EvalModel_DetailAblationOnAWorldV1Model_IsRefusedBeforeSampling()
     {

@@ -138,6 +138,57 @@ public class ShapesTrainerTests
         Assert.Throws<ImagicException>(() => (options with { VaeCrop = 0 }).Validate());
     }
 
+    [Fact]
+    public void UNetChannels_BuildTheUNetThatWide_AndAResumeMustKeepThem()
+    {
+        // Given a run with wider UNet blocks than the architecture's 16, 32, 32
+        var work = TestPaths.NewTempDir();
+        var options = Tiny(vaeSteps: 1, steps: 2) with { UNetChannels = [24, 32, 40] };
+        using (var pipe = Trainer(work, options).Train())
+            Assert.Equal([24, 32, 40], pipe.UNet.Config.BlockOutChannels);
+
+        // Then resuming it with other channels, or another world, is refused before anything is loaded
+        var narrower = Assert.Throws<ImagicException>(() => Trainer(work, options with { UNetChannels = null }));
+        Assert.Contains("--unet-channels 24,32,40", narrower.Message);
+        var otherWorld = Assert.Throws<ImagicException>(() =>
+            new ShapesTrainer(work, Tokenizer, options with { World = Imagic.World.WorldVersion.V2, UNetChannels = null }));
+        Assert.Contains("--world v1", otherWorld.Message);
+        // and channels that do not fit the blocks or the GroupNorm groups are refused at once
+        Assert.Contains("3 values", Assert.Throws<ImagicException>(() => Trainer(TestPaths.NewTempDir(), options with { UNetChannels = [24, 32] })).Message);
+        Assert.Contains("8 GroupNorm groups", Assert.Throws<ImagicException>(() => Trainer(TestPaths.NewTempDir(), options with { UNetChannels = [20, 32, 40] })).Message);
+        Assert.Throws<ImagicException>(() => (options with { UNetChannels = [0, 32, 40] }).Validate());
+    }
+
+    [Fact]
+    public void StartFromVae_SkipsTheVaePhase_WithTheOtherRunsVaeAndScale()
+    {
+        // Given a run whose VAE phase is done
+        var first = TestPaths.NewTempDir();
+        using var done = Trainer(first, Tiny(vaeSteps: 3, steps: 1)).Train();
+
+        // When a new work folder starts from it with other UNet channels
+        var second = TestPaths.NewTempDir();
+        var trainer = Trainer(second, Tiny(vaeSteps: 3, steps: 2) with { UNetChannels = [24, 32, 32] });
+        trainer.StartFromVae(first);
+        using var pipe = trainer.Train();
+
+        // Then it trained no VAE step, and its VAE and scaling factor are the first run's
+        Assert.Empty(Losses(second, "vae"));
+        Assert.Equal(2, Losses(second, "t2i").Length);
+        Assert.Equal(done.Vae!.Config.ScalingFactor, pipe.Vae!.Config.ScalingFactor);
+        var theirs = done.Vae.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        Assert.All(pipe.Vae.named_parameters(), p => Assert.True(Tensors.Identical(theirs[p.name], p.parameter), p.name));
+
+        // and a folder that holds a run, or a source without a finished VAE, is refused
+        Assert.Contains("already holds a run", Assert.Throws<ImagicException>(() => trainer.StartFromVae(first)).Message);
+        var unfinished = TestPaths.NewTempDir();
+        using var cts = new CancellationTokenSource();
+        var stopEarly = new InlineProgress(p => { if (p.Stage.StartsWith("train VAE") && p.Step == 1) cts.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => Trainer(unfinished, Tiny(vaeSteps: 6, steps: 1) with { CheckpointEvery = 1 }).Train(stopEarly, cts.Token));
+        Assert.Contains("not finished", Assert.Throws<ImagicException>(() =>
+            ShapesTrainer.CheckVaeSource(unfinished, TestPaths.NewTempDir(), Imagic.World.WorldVersion.V1)).Message);
+    }
+
     sealed class InlineProgress(Action<Imagic.Pipelines.StepProgress> report) : IProgress<Imagic.Pipelines.StepProgress>
     {
         public void Report(Imagic.Pipelines.StepProgress value) => report(value);
