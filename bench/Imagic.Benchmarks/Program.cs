@@ -66,6 +66,13 @@ var folder = new Option<string?>("--folder")
         "instead of building random weights in memory; a folder that does not exist yet is first written there from the random " +
         "pipeline with float16 weights (about 2 GB).",
 };
+var attentionCore = new Option<string>("--attention-core")
+{
+    Description = "speed: the attention core. 'sdpa' (default): libtorch's fused attention, what the tool runs; 'linear': a " +
+        "stand-in of linear cost that keeps every gradient path, a bound on what any faster attention kernel could give.",
+    DefaultValueFactory = _ => "sdpa",
+};
+attentionCore.AcceptOnlyFromAmong([.. SpeedBenchmark.AttentionCores]);
 var output = new Option<string?>("--out") { Description = "Also write the report as JSON to this file." };
 
 var root = new RootCommand(
@@ -95,7 +102,7 @@ var root = new RootCommand(
     "  dotnet run -c Release --project bench/Imagic.Benchmarks -- --measure sd15-edit --allow-large --out sd15-edit.json\n" +
     "  dotnet run -c Release --project bench/Imagic.Benchmarks -- --measure sampling-memory --model ../shared/reference/tiny-sd1 --height 512 --width 256")
 {
-    measure, model, latentSize, threads, option, steps, phases, configs, tokenizer, folder, height, width, memoryBudget, allowLarge, output,
+    measure, model, latentSize, threads, option, steps, phases, configs, tokenizer, folder, height, width, memoryBudget, allowLarge, attentionCore, output,
 };
 root.SetAction(result =>
 {
@@ -111,7 +118,7 @@ root.SetAction(result =>
             result.GetValue(steps) ?? 3, result.GetValue(memoryBudget), result.GetValue(allowLarge)),
         "sampling-memory" => SamplingMemoryPeaks(result.GetValue(model) ?? throw new ImagicException("sampling-memory needs --model."),
             result.GetValue(tokenizer)!, result.GetValue(height) ?? 512, result.GetValue(width) ?? 512, result.GetValue(steps) ?? 1),
-        _ => Speed(result.GetValue(model) ?? "../shared/bench/sd-mini", result.GetValue(latentSize) ?? 32),
+        _ => Speed(result.GetValue(model) ?? "../shared/bench/sd-mini", result.GetValue(latentSize) ?? 32, result.GetValue(attentionCore)!),
     };
     if (result.GetValue(output) is string path)
     {
@@ -140,10 +147,12 @@ catch (Exception e) when (e is ImagicException or IOException or UnauthorizedAcc
     return 1;
 }
 
-static string Speed(string model, int latentSize)
+static string Speed(string model, int latentSize, string attentionCore)
 {
     WarnAboutTimings();
-    var report = SpeedBenchmark.RunOnConfigs(model, latentSize, log: Console.WriteLine);
+    var report = SpeedBenchmark.RunOnConfigs(model, latentSize, log: Console.WriteLine, attentionCore: attentionCore);
+    if (attentionCore == "linear")
+        Console.WriteLine($"Attention core '{attentionCore}': a bound, not the model's output.");
     Console.WriteLine();
     Console.WriteLine($"{"step",-32} {"batch",5} {"median s",9} {"GFLOP",8} {"GFLOP/s",8}");
     foreach (var s in report.Steps)

@@ -15,7 +15,7 @@ public sealed record TimedStep(string Name, int Batch, double MedianSeconds, dou
 /// <summary>What the speed benchmark (<c>bench/Imagic.Benchmarks</c>, <c>--measure speed</c>) reports for one model.</summary>
 public sealed record SpeedReport(string Model, int LatentSize, int Threads, IReadOnlyList<TimedStep> Steps,
     double MatmulGflopPerSecond, double UNetForwardGflopBatch1, double PeakResidentMegabytes, string Machine,
-    IReadOnlyDictionary<string, double> ForwardSecondsByLayerType)
+    IReadOnlyDictionary<string, double> ForwardSecondsByLayerType, string AttentionCore = "sdpa")
 {
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
 }
@@ -28,15 +28,32 @@ public sealed record SpeedReport(string Model, int LatentSize, int Threads, IRea
 /// </summary>
 public static class SpeedBenchmark
 {
+    /// <summary>The attention cores the speed benchmark can run: libtorch's fused kernel (what the tool runs), or a bound.</summary>
+    public static readonly string[] AttentionCores = ["sdpa", "linear"];
+
+    /// <summary>
+    /// A stand-in for the attention core of linear cost, q + mean(k) + mean(v) over the tokens: every gradient path of
+    /// the real core stays (to q, k and v), but the N × M scores and their softmax are gone. A UNet timed with it bounds
+    /// what any faster attention kernel could give; its outputs mean nothing.
+    /// </summary>
+    public static Tensor LinearAttentionCore(Tensor q, Tensor k, Tensor v) =>
+        q.Plus(k.mean(new long[] { 2 }, keepdim: true)).Plus(v.mean(new long[] { 2 }, keepdim: true));
+
     /// <summary>Builds the UNet from <c>unet/config.json</c> with random weights (weights do not change the time of a step).</summary>
-    public static SpeedReport RunOnConfigs(string modelDir, int latentSize, int warmup = 2, int repeats = 5, Action<string>? log = null)
+    public static SpeedReport RunOnConfigs(string modelDir, int latentSize, int warmup = 2, int repeats = 5, Action<string>? log = null,
+        string attentionCore = "sdpa")
     {
         var unetConfig = UNet2DConditionConfig.FromFile(Path.Combine(modelDir, "unet", "config.json"));
         var schedulerPath = Path.Combine(modelDir, "scheduler", "scheduler_config.json");
         var scheduler = File.Exists(schedulerPath) ? SchedulerConfig.FromFile(schedulerPath) : new SchedulerConfig();
         torch.manual_seed(0);
         using var unet = new UNet2DConditionModel(unetConfig);
-        return Run(modelDir, unet, scheduler, latentSize, warmup, repeats, log);
+        if (!AttentionCores.Contains(attentionCore))
+            throw new ImagicException($"Unknown attention core '{attentionCore}'; use one of {string.Join(", ", AttentionCores)}.");
+        if (attentionCore == "linear")
+            foreach (var attention in unet.modules().OfType<Attention>())
+                attention.Core = LinearAttentionCore;
+        return Run(modelDir, unet, scheduler, latentSize, warmup, repeats, log) with { AttentionCore = attentionCore };
     }
 
     public static SpeedReport Run(string name, UNet2DConditionModel unet, SchedulerConfig schedulerConfig, int latentSize,

@@ -36,6 +36,13 @@ public sealed class Attention : Module
     /// </summary>
     public AttentionLora? Lora { get; internal set; }
 
+    /// <summary>
+    /// The attention core, (q, k, v) with shapes [B, heads, N, d], [B, heads, M, d], [B, heads, M, d] → [B, heads, N, d];
+    /// null (the default) for libtorch's fused scaled-dot-product attention. This is the role of diffusers' attention
+    /// processors; the speed benchmark sets a core of linear cost here to bound what a faster kernel could give.
+    /// </summary>
+    public Func<Tensor, Tensor, Tensor, Tensor>? Core { get; set; }
+
     /// <summary>The adapters' weights, which <see cref="Module.parameters"/> does not list; empty without LoRA.</summary>
     public IEnumerable<Tensor> AdapterParameters() =>
         Lora is null ? Enumerable.Empty<Tensor>() : Lora.Named().SelectMany(n => n.Adapter.parameters());
@@ -89,7 +96,7 @@ public sealed class Attention : Module
         var q = SplitHeads(Project(to_q, Lora?.Q, x), b);
         var k = SplitHeads(Project(to_k, Lora?.K, context), b);
         var v = SplitHeads(Project(to_v, Lora?.V, context), b);
-        var y = functional.scaled_dot_product_attention(q, k, v);
+        var y = Core is null ? functional.scaled_dot_product_attention(q, k, v) : Core(q, k, v);
         y = y.transpose(1, 2).reshape(b, -1, y.shape[1] * y.shape[3]);
         return Project((Linear)to_out[0], Lora?.Out, y).MoveToOuterDisposeScope();
     }
