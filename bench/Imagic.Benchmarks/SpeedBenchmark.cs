@@ -43,13 +43,13 @@ public static class SpeedBenchmark
     public static SpeedReport RunOnConfigs(string modelDir, int latentSize, int warmup = 2, int repeats = 5, Action<string>? log = null,
         string attentionCore = "sdpa")
     {
+        if (!AttentionCores.Contains(attentionCore))
+            throw new ImagicException($"Unknown attention core '{attentionCore}'; use one of {string.Join(", ", AttentionCores)}.");
         var unetConfig = UNet2DConditionConfig.FromFile(Path.Combine(modelDir, "unet", "config.json"));
         var schedulerPath = Path.Combine(modelDir, "scheduler", "scheduler_config.json");
         var scheduler = File.Exists(schedulerPath) ? SchedulerConfig.FromFile(schedulerPath) : new SchedulerConfig();
         torch.manual_seed(0);
         using var unet = new UNet2DConditionModel(unetConfig);
-        if (!AttentionCores.Contains(attentionCore))
-            throw new ImagicException($"Unknown attention core '{attentionCore}'; use one of {string.Join(", ", AttentionCores)}.");
         if (attentionCore == "linear")
             foreach (var attention in unet.modules().OfType<Attention>())
                 attention.Core = LinearAttentionCore;
