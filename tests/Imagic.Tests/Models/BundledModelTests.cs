@@ -19,8 +19,13 @@ public class BundledModelTests
     {
         using var pipe = StableDiffusionPipeline.Load(ModelDir);
 
-        Assert.Equal(ShapesModelConfigs.ImageSize, pipe.DefaultResolution);
+        // v6: world v2's 64 px through the 4× VAE, with the UNet, text encoder and schedule of ShapesModelConfigs.V2.
+        Assert.Equal(ShapesModelConfigs.ImageSizeV2, pipe.DefaultResolution);
         Assert.NotNull(pipe.Vae);
+        var v2 = ShapesModelConfigs.V2;
+        Assert.Equal(ModelConfigJson.Write(v2.Vae with { ScalingFactor = 1.0 }),
+            ModelConfigJson.Write(AutoencoderKLConfig.FromFile(Path.Combine(ModelDir, "vae", "config.json")) with { ScalingFactor = 1.0 }));
+        Assert.Equal(ModelConfigJson.Write(v2.UNet), ModelConfigJson.Write(UNet2DConditionConfig.FromFile(Path.Combine(ModelDir, "unet", "config.json"))));
         var defaults = ImagicOptions.ForModel(ModelDir);
         Assert.True(defaults.EmbeddingSteps < new ImagicOptions().EmbeddingSteps, "the bundled model should ship faster defaults than the paper's");
         Assert.True(File.Exists(Path.Combine(ModelDir, "README.md")), "model card missing");
