@@ -167,10 +167,24 @@ public class ValidationTests
     [Fact]
     public void EvalModel_DetailAblationOnAWorldV1Model_IsRefusedBeforeSampling()
     {
-        // The bundled model draws world v1, which has no unnamed detail to switch off.
+        // World v1 has no unnamed detail to switch off (the bundled model draws world v2).
         var dir = TestPaths.NewTempDir();
-        AssertRefused(dir, "needs a world-v2 model", "eval-model", "--samples", "1", "--steps", "1", "--detail-ablation",
-            "--out", Path.Combine(dir, "eval"));
+        AssertRefused(dir, "needs a world-v2 model", "eval-model", "--model", WorldV1Model(dir), "--samples", "1", "--steps", "1",
+            "--detail-ablation", "--out", Path.Combine(dir, "eval"));
+    }
+
+    /// <summary>A 32 px world-v1 model: the bundled architecture at small widths, one step of each phase.</summary>
+    static string WorldV1Model(string dir)
+    {
+        string model = Path.Combine(dir, "v1-model");
+        var options = new Imagic.Training.TrainingOptions
+        {
+            VaeSteps = 1, Steps = 1, BatchSize = 2, WarmupSteps = 1, ScalingSamples = 4, World = Imagic.World.WorldVersion.V1,
+        };
+        using var pipe = new Imagic.Training.ShapesTrainer(Path.Combine(dir, "v1-work"), Path.Combine(TestPaths.TinySd1, "tokenizer"),
+            options, Training.ShapesTrainerTests.Small).Train();
+        pipe.Save(model);
+        return model;
     }
 
     [Theory]

@@ -21,7 +21,7 @@ public class ShapesTrainerTests
     };
 
     /// <summary>The bundled architecture at a fraction of its widths, so a step takes milliseconds.</summary>
-    static ShapesArchitecture Small => ShapesModelConfigs.Default with
+    internal static ShapesArchitecture Small => ShapesModelConfigs.Default with
     {
         Vae = ShapesModelConfigs.Vae() with { BlockOutChannels = new[] { 8, 16 }, NormNumGroups = 4 },
         TextEncoder = ShapesModelConfigs.TextEncoder() with { HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2 },
