@@ -177,12 +177,11 @@ public class ValidationTests
     static string WorldV1Model(string dir)
     {
         string model = Path.Combine(dir, "v1-model");
-        var options = new Imagic.Training.TrainingOptions
+        var options = Training.ShapesTrainerTests.Tiny(vaeSteps: 1, steps: 1) with
         {
-            VaeSteps = 1, Steps = 1, BatchSize = 2, WarmupSteps = 1, ScalingSamples = 4, World = Imagic.World.WorldVersion.V1,
+            BatchSize = 2, ScalingSamples = 4, World = Imagic.World.WorldVersion.V1,
         };
-        using var pipe = new Imagic.Training.ShapesTrainer(Path.Combine(dir, "v1-work"), Path.Combine(TestPaths.TinySd1, "tokenizer"),
-            options, Training.ShapesTrainerTests.Small).Train();
+        using var pipe = Training.ShapesTrainerTests.Trainer(Path.Combine(dir, "v1-work"), options).Train();
         pipe.Save(model);
         return model;
     }

@@ -9,7 +9,7 @@ public class ShapesTrainerTests
 {
     static string Tokenizer => Path.Combine(TestPaths.TinySd1, "tokenizer");
 
-    static TrainingOptions Tiny(int vaeSteps, int steps) => new()
+    internal static TrainingOptions Tiny(int vaeSteps, int steps) => new()
     {
         VaeSteps = vaeSteps,
         Steps = steps,
@@ -21,14 +21,14 @@ public class ShapesTrainerTests
     };
 
     /// <summary>The bundled architecture at a fraction of its widths, so a step takes milliseconds.</summary>
-    internal static ShapesArchitecture Small => ShapesModelConfigs.Default with
+    static ShapesArchitecture Small => ShapesModelConfigs.Default with
     {
         Vae = ShapesModelConfigs.Vae() with { BlockOutChannels = new[] { 8, 16 }, NormNumGroups = 4 },
         TextEncoder = ShapesModelConfigs.TextEncoder() with { HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2 },
         UNet = ShapesModelConfigs.UNet() with { BlockOutChannels = new[] { 16, 32, 32 }, CrossAttentionDim = 16, AttentionHeadDim = 2, NormNumGroups = 8 },
     };
 
-    static ShapesTrainer Trainer(string work, TrainingOptions options) => new(work, Tokenizer, options, Small);
+    internal static ShapesTrainer Trainer(string work, TrainingOptions options) => new(work, Tokenizer, options, Small);
 
     static double[] Losses(string work, string phase) => File.ReadAllLines(Path.Combine(work, "loss.csv")).Skip(1)
         .Select(l => l.Split(',')).Where(f => f[0] == phase).Select(f => double.Parse(f[2], CultureInfo.InvariantCulture)).ToArray();
