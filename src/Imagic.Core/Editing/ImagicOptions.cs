@@ -95,6 +95,17 @@ public sealed record ImagicOptions
     /// </summary>
     [JsonPropertyName("noise_from_eta")] public double? NoiseFromEta { get; init; }
 
+    /// <summary>
+    /// These options with every stage C setting, the seed and the checkpoint interval at fixed values: with the seed
+    /// given apart (the benchmark keys a kept state by its case, which holds the seed), what a trained state depends on.
+    /// Equal <see cref="TrainingOnly"/> and seeds train the same e_opt and UNet. A new stage C option must be reset here.
+    /// </summary>
+    public ImagicOptions TrainingOnly() => this with
+    {
+        Seed = 0, EtaSweep = null!, Eta = 0, CheckpointEvery = 0, SamplingSteps = 0, GuidanceScale = 0, GuidanceRescale = 0, DdimEta = 0,
+        SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = UNetHalf.None, Mask = EditMaskMode.None,
+    };
+
     /// <summary>Whether stage C at <paramref name="eta"/> starts from the input's inversion rather than the seed's noise.</summary>
     public bool StartsFromInversion(double eta) =>
         SamplingStart == SamplingStart.Inversion && !(NoiseFromEta is double from && eta >= from);

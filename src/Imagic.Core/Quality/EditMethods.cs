@@ -267,11 +267,7 @@ sealed class ImagicMethod : EditMethod
     /// Values at their type's default are left out too, so that an option added later with an "off" default (0, false, the
     /// first enum value) keeps the states kept before it valid.
     /// </summary>
-    public string TrainingSettingsJson => JsonSerializer.Serialize(Settings.Imagic with
-    {
-        Seed = 0, EtaSweep = null!, Eta = 0, CheckpointEvery = 0, SamplingSteps = 0, GuidanceScale = 0, GuidanceRescale = 0, DdimEta = 0,
-        SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = Models.UNetHalf.None, Mask = EditMaskMode.None,
-    }, TrainingKeyJson);
+    public string TrainingSettingsJson => JsonSerializer.Serialize(Settings.Imagic.TrainingOnly(), TrainingKeyJson);
 
     static readonly JsonSerializerOptions TrainingKeyJson = new(BenchSettings.Json)
     {
