@@ -262,8 +262,8 @@ sealed class ImagicMethod : EditMethod
     }
 
     /// <summary>
-    /// The settings the trained state (stages A and B) depends on, as JSON: the per-case seed is part of the case, and
-    /// stage C's settings (sampling steps, guidance and its ramp, DDIM η, the start and noise_from_eta, forgetting, the mask, the η list) are left out, so changing them reuses it.
+    /// The settings the trained state (stages A and B) depends on, as JSON: <see cref="ImagicOptions.TrainingOnly"/>, which
+    /// resets stage C's settings (so changing them reuses the state) and the seed (the per-case seed is part of the case).
     /// Values at their type's default are left out too, so that an option added later with an "off" default (0, false, the
     /// first enum value) keeps the states kept before it valid.
     /// </summary>
