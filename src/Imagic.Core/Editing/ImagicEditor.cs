@@ -199,6 +199,26 @@ public sealed class ImagicEditor : IDisposable
     public Tensor SampleLatents(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default)
     {
+        int shared = Options.SharedAttentionSteps;
+        if (shared == 0)
+            return SampleLatentsForgetting(session, etas, sampleSeed, progress, cancellation);
+        // The source of the shared self-attention: η = 0 under the whole fine-tuned UNet, from η = 0's start.
+        using var sharing = new AttentionSharing(_pipe.UNet, shared);
+        Sampling.Sharing = sharing;
+        try
+        {
+            SampleLatentsAsTuned(session, new[] { 0.0 }, sampleSeed, null, cancellation).Dispose(); // recorded
+            return SampleLatentsForgetting(session, etas, sampleSeed, progress, cancellation);
+        }
+        finally
+        {
+            Sampling.Sharing = null;
+        }
+    }
+
+    Tensor SampleLatentsForgetting(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress,
+        CancellationToken cancellation)
+    {
         if (_pretrainedHalf is null)
             return SampleLatentsAsTuned(session, etas, sampleSeed, progress, cancellation);
         using var scope = torch.NewDisposeScope();

@@ -104,7 +104,19 @@ public sealed record ImagicOptions
     {
         Seed = 0, EtaSweep = null!, Eta = 0, CheckpointEvery = 0, SamplingSteps = 0, GuidanceScale = 0, GuidanceRescale = 0, DdimEta = 0,
         SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = UNetHalf.None, Mask = EditMaskMode.None,
+        ShareAttention = 0,
     };
+
+    /// <summary>
+    /// Stage C: the fraction of the sampling steps, from the first, at which every η attends with the self-attention
+    /// queries and keys of the η = 0 reconstruction (<see cref="AttentionSharing"/>), which keeps the input's layout. 0
+    /// (default, the paper): none.
+    /// </summary>
+    [JsonPropertyName("share_attention")] public double ShareAttention { get; init; }
+
+    /// <summary>The sampling steps of <see cref="ShareAttention"/>: fraction × steps, rounded half up.</summary>
+    [JsonIgnore]
+    public int SharedAttentionSteps => (int)Math.Round(ShareAttention * SamplingSteps, MidpointRounding.AwayFromZero);
 
     /// <summary>Whether stage C at <paramref name="eta"/> starts from the input's inversion rather than the seed's noise.</summary>
     public bool StartsFromInversion(double eta) =>
@@ -190,6 +202,7 @@ public sealed record ImagicOptions
             throw new ImagicException($"noise_from_eta must be between 0 and {MaxEta}, got {noiseFrom}.");
         if (GuidanceRamp is double ramp && !(ramp > 0 && ramp <= MaxEta))
             throw new ImagicException($"guidance_ramp must be above 0 and at most {MaxEta}, got {ramp}.");
+        if (!(ShareAttention is >= 0 and <= 1)) throw new ImagicException($"share_attention must be a fraction of the sampling steps in [0, 1], got {ShareAttention}.");
         if (!Enum.IsDefined(Forget)) throw new ImagicException($"Unknown UNet half to forget {Forget}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model

@@ -32,6 +32,12 @@ public sealed class InterpolationSampling : IDisposable
 
     readonly Func<double, double> _guidanceAt;
 
+    /// <summary>
+    /// When set, the next sampling run is recorded and every later one replays its self-attention
+    /// (<see cref="AttentionSharing"/>); null (default): plain sampling.
+    /// </summary>
+    public AttentionSharing? Sharing { get; set; }
+
     /// <summary>The empty prompt's embedding that guidance pushes away from, [1, 77, D].</summary>
     public Tensor Unconditional => _uncond;
 
@@ -67,6 +73,7 @@ public sealed class InterpolationSampling : IDisposable
             var chunk = etas.Skip(start).Take(perBatch).ToArray();
             var cond = torch.cat(chunk.Select(eta => Interpolate(eTgt, eOpt, eta)).ToArray());
             var batchNoise = noise.expand(chunk.Length, -1, -1, -1).contiguous();
+            using var sharing = Sharing is null ? null : Sharing.HasRecording ? Sharing.Replay(chunk.Length) : Sharing.Record();
             chunks.Add(_pipe.Sample(cond, _uncond, batchNoise, Options, generator, progress, cancellation,
                 guidanceScales: chunk.Select(_guidanceAt).ToArray()));
         }

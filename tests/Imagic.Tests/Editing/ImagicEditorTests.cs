@@ -161,6 +161,37 @@ public class ImagicEditorTests
     }
 
     [Fact]
+    public void StageC_SharingSelfAttention_GivesEtaZeroBack_ChangesTheEdit_AndLeavesThePlainAttentionInPlace()
+    {
+        // Given a trained edit, and an editor that shares η = 0's self-attention over every sampling step
+        var options = EditTestData.FastOptions with
+        {
+            EmbeddingSteps = 2, FinetuneSteps = 2, SamplingSteps = 4, SamplingStart = SamplingStart.Inversion, GuidanceRamp = 1.0,
+        };
+        var (pipe, editor, session) = Start(options);
+        using var _p = pipe;
+        using var _e = editor;
+        using var _s = session;
+        editor.Train(session);
+        using var sharing = new ImagicEditor(pipe, options with { ShareAttention = 1.0 });
+
+        // When both sample η = 0 (unguided by the ramp) and η = 1 (guided)
+        using var plain = editor.SampleLatents(session, [0, 1], sampleSeed: 2);
+        using var shared = sharing.SampleLatents(session, [0, 1], sampleSeed: 2);
+
+        // Then η = 0 replays its own attention and is unchanged, η = 1 attends with η = 0's layout and changes,
+        // and afterwards every layer attends plainly again: the plain editor still gives its own samples
+        var layers = AttentionSharing.SelfAttentionLayers(pipe.UNet);
+        Assert.NotEmpty(layers);
+        Assert.All(layers, layer => Assert.Null(layer.Core));
+        Assert.True(shared.narrow(0, 0, 1).allclose(plain.narrow(0, 0, 1), rtol: 1e-5, atol: 1e-5),
+            $"η = 0 changed by {(shared.narrow(0, 0, 1) - plain.narrow(0, 0, 1)).abs().max().item<float>()}");
+        Assert.False(shared.narrow(0, 1, 1).allclose(plain.narrow(0, 1, 1), rtol: 1e-4, atol: 1e-4), "sharing changed nothing at η = 1");
+        using var again = editor.SampleLatents(session, [0, 1], sampleSeed: 2);
+        Assert.True(Tensors.Identical(plain, again), "the plain editor's samples changed after sharing");
+    }
+
+    [Fact]
     public void UNetHalves_AreDisjointAndLeaveTheTimeEmbeddingAndMidBlockToNeither()
     {
         using var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1);

@@ -17,6 +17,7 @@ public class ImagicOptionsTests
     [
         "seed", "eta_sweep", "eta", "checkpoint_every", "sampling_steps", "guidance_scale", "guidance_rescale", "ddim_eta",
         "sampling_start", "noise_from_eta", "guidance_ramp", "forget", "mask",
+        "share_attention",
     ];
 
     static readonly string[] Training =

@@ -100,6 +100,18 @@ public class ImagicRecipesTests
         (new ImagicOptions() with { GuidanceRamp = 0.05 }).Validate();
     }
 
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void Validate_ShareAttentionNotAFraction_FailsNamingIt(double fraction)
+    {
+        var e = Assert.Throws<ImagicException>(() => (new ImagicOptions() with { ShareAttention = fraction }).Validate());
+        Assert.Contains("share_attention", e.Message);
+        (new ImagicOptions() with { ShareAttention = 1 }).Validate();
+        Assert.Equal(13, (new ImagicOptions() with { ShareAttention = 0.5, SamplingSteps = 25 }).SharedAttentionSteps);
+    }
+
     [Fact]
     public void GuidanceAt_RampsFromOneAtEtaZeroToTheScaleAtTheRamp_OrIsTheScaleEverywhereWithoutIt()
     {
