@@ -110,6 +110,18 @@ internal static class CommonOptions
         return mask;
     }
 
+    /// <summary><c>--share-attention F</c>: stage C's <see cref="ImagicOptions.ShareAttention"/>; null when not given.</summary>
+    public static Option<double?> ShareAttention(string description)
+    {
+        var share = new Option<double?>("--share-attention") { Description = description, HelpName = "0..1" };
+        share.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double?>() is double f && !(f is >= 0 and <= 1))
+                r.AddError($"--share-attention takes a fraction of the sampling steps between 0 and 1, got {f}.");
+        });
+        return share;
+    }
+
     /// <summary>The value of a <see cref="Mask"/> option.</summary>
     public static EditMaskMode? ParseMask(string? value) => value switch
     {
@@ -196,6 +208,10 @@ internal sealed class ImagicOverrides
         "'auto' keeps the input's own pixels outside the region the edit changes, estimated from where the target text and the " +
         "optimised embedding disagree (DiffEdit's mask; not in the paper); 'none' returns the sampled image as it is. " +
         "Default: the model's Imagic defaults, otherwise none.");
+    public Option<double?> ShareAttention { get; } = CommonOptions.ShareAttention(
+        "The fraction of stage C's steps, from the first, at which every η attends with the self-attention of the η = 0 " +
+        "reconstruction, so that edits keep the input's layout (Plug-and-Play's and Prompt-to-Prompt's sharing; not in the " +
+        "paper). 0 (none) to 1 (every step). Default: the model's Imagic defaults, otherwise 0.");
     public Option<string?> EtaSweep { get; } = new("--eta")
     {
         Description = "Comma-separated η values of the sweep grid, e.g. 0.6,0.7,0.8. η weighs the target text against the reconstruction: " +
@@ -207,7 +223,7 @@ internal sealed class ImagicOverrides
     public IEnumerable<Option> All => new Option[]
     {
         Seed, EmbeddingSteps, EmbeddingLr, FinetuneSteps, FinetuneLr, Finetune, LoraRank, LoraAlpha, LoraLr, GradientCheckpointing,
-        SamplingSteps, Guidance, GuidanceRescale, GuidanceRamp, Start, NoiseFromEta, Forget, Mask, EtaSweep, CheckpointEvery,
+        SamplingSteps, Guidance, GuidanceRescale, GuidanceRamp, Start, NoiseFromEta, Forget, Mask, ShareAttention, EtaSweep, CheckpointEvery,
     };
 
     /// <summary>
@@ -234,6 +250,7 @@ internal sealed class ImagicOverrides
         NoiseFromEta = StageCOverrides.EtaOrOffOver(CommonOptions.ParseNoiseFromEta(result.GetValue(NoiseFromEta)), defaults.NoiseFromEta),
         Forget = CommonOptions.ParseForget(result.GetValue(Forget)) ?? defaults.Forget,
         Mask = CommonOptions.ParseMask(result.GetValue(Mask)) ?? defaults.Mask,
+        ShareAttention = result.GetValue(ShareAttention) ?? defaults.ShareAttention,
         EtaSweep = result.GetValue(EtaSweep) is string etas ? OptionChecks.ParseEtas(etas, warn) : defaults.EtaSweep,
         CheckpointEvery = result.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,
     };

@@ -29,12 +29,14 @@ internal static class SampleCommand
             "its pretrained weights by min(η, 1) ('decoder': the text can change appearance; 'encoder': layout; 'none'). Default: the run's.");
         var mask = CommonOptions.Mask("'auto' keeps the input's own pixels outside the region the edit changes (DiffEdit's mask); " +
             "'none' returns the sampled images as they are. Default: the run's.");
+        var share = CommonOptions.ShareAttention("The fraction of the steps, from the first, at which every η attends with the " +
+            "self-attention of the η = 0 reconstruction, keeping the input's layout (0: none, 1: every step). Default: the run's.");
         var threads = CommonOptions.Threads();
         var command = new Command("sample",
             "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
             "into a new sweep-N folder inside the run.\nExample: imagic sample runs/my-edit --eta 0.6,0.7,0.8 --seeds 3")
         {
-            run, eta, seeds, seed, steps, guidance, rescale, ramp, start, noiseFrom, forget, mask, threads,
+            run, eta, seeds, seed, steps, guidance, rescale, ramp, start, noiseFrom, forget, mask, share, threads,
         };
         var loading = ModelLoadOptions.AddTo(command, "The run's model, if it has moved since the edit.");
         command.SetAction(result =>
@@ -52,6 +54,7 @@ internal static class SampleCommand
                 GuidanceRamp = CommonOptions.ParseGuidanceRamp(result.GetValue(ramp)),
                 Forget = CommonOptions.ParseForget(result.GetValue(forget)),
                 Mask = CommonOptions.ParseMask(result.GetValue(mask)),
+                ShareAttention = result.GetValue(share),
             };
             var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,
                 result.GetValue(seeds), result.GetValue(seed), overrides, loading.GivenModel(result), progress, ctrlC.Token, loading.Read(result)));

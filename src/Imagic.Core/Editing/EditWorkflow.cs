@@ -207,6 +207,9 @@ public sealed record StageCOverrides
     public Models.UNetHalf? Forget { get; init; }
     public EditMaskMode? Mask { get; init; }
 
+    /// <summary><see cref="ImagicOptions.ShareAttention"/>: the fraction of the steps that share η = 0's self-attention.</summary>
+    public double? ShareAttention { get; init; }
+
     /// <summary><paramref name="options"/> with every setting given here in place of its own.</summary>
     public ImagicOptions ApplyTo(ImagicOptions options) => options with
     {
@@ -218,5 +221,6 @@ public sealed record StageCOverrides
         GuidanceRamp = EtaOrOffOver(GuidanceRamp, options.GuidanceRamp),
         Forget = Forget ?? options.Forget,
         Mask = Mask ?? options.Mask,
+        ShareAttention = ShareAttention ?? options.ShareAttention,
     };
 }

@@ -36,6 +36,15 @@ public class EditWorkflowTests
     }
 
     [Fact]
+    public void StageCOverrides_ShareAttention_KeepsTheRunsWhenNotGiven_OrReplacesIt()
+    {
+        var run = new ImagicOptions { ShareAttention = 0.4 };
+        Assert.Equal(0.4, new StageCOverrides().ApplyTo(run).ShareAttention);
+        Assert.Equal(0.0, new StageCOverrides { ShareAttention = 0 }.ApplyTo(run).ShareAttention);
+        Assert.Equal(1.0, new StageCOverrides { ShareAttention = 1 }.ApplyTo(run).ShareAttention);
+    }
+
+    [Fact]
     public void Start_WritesEveryArtifactOfTheRun_AndLeavesTheInputUntouched()
     {
         var dir = TestPaths.NewTempDir();
