@@ -111,16 +111,9 @@ internal static class CommonOptions
     }
 
     /// <summary><c>--share-attention F</c>: stage C's <see cref="ImagicOptions.ShareAttention"/>; null when not given.</summary>
-    public static Option<double?> ShareAttention(string description)
-    {
-        var share = new Option<double?>("--share-attention") { Description = description, HelpName = "0..1" };
-        share.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double?>() is double f && !(f is >= 0 and <= 1))
-                r.AddError($"--share-attention takes a fraction of the sampling steps between 0 and 1, got {f}.");
-        });
-        return share;
-    }
+    /// <remarks>The range is checked with every other setting by <see cref="ImagicOptions.Validate"/>.</remarks>
+    public static Option<double?> ShareAttention(string description) =>
+        new("--share-attention") { Description = description, HelpName = "0..1" };
 
     /// <summary>The value of a <see cref="Mask"/> option.</summary>
     public static EditMaskMode? ParseMask(string? value) => value switch

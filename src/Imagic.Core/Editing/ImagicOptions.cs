@@ -202,7 +202,7 @@ public sealed record ImagicOptions
             throw new ImagicException($"noise_from_eta must be between 0 and {MaxEta}, got {noiseFrom}.");
         if (GuidanceRamp is double ramp && !(ramp > 0 && ramp <= MaxEta))
             throw new ImagicException($"guidance_ramp must be above 0 and at most {MaxEta}, got {ramp}.");
-        if (!(ShareAttention is >= 0 and <= 1)) throw new ImagicException($"share_attention must be a fraction of the sampling steps in [0, 1], got {ShareAttention}.");
+        if (!(ShareAttention is >= 0 and <= 1)) throw new ImagicException($"share_attention (--share-attention) must be a fraction of the sampling steps in [0, 1], got {ShareAttention}.");
         if (!Enum.IsDefined(Forget)) throw new ImagicException($"Unknown UNet half to forget {Forget}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model
