@@ -110,7 +110,8 @@ public sealed record ImagicOptions
     /// <summary>
     /// Stage C: the fraction of the sampling steps, from the first, at which every η attends with the self-attention
     /// queries and keys of the η = 0 reconstruction (<see cref="AttentionSharing"/>), which keeps the input's layout. 0
-    /// (default, the paper): none.
+    /// (default, the paper): none. The recording is held in memory: at Stable Diffusion 1.5's 512 px about 185 MB a shared
+    /// step with guidance (half without), so 0.5 of 50 steps holds about 4.6 GB.
     /// </summary>
     [JsonPropertyName("share_attention")] public double ShareAttention { get; init; }
 
