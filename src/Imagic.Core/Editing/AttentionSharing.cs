@@ -17,6 +17,7 @@ public sealed class AttentionSharing : IDisposable
     readonly Attention[] _layers;
     readonly List<(Tensor Q, Tensor K)> _recorded = new();
     int _call;
+    int _samples = 1; // samples of the run being replayed
 
     /// <summary>The sampling steps, from the first, at which self-attention is shared.</summary>
     public int Steps { get; }
@@ -55,8 +56,6 @@ public sealed class AttentionSharing : IDisposable
         _samples = samples;
         return Install(ReplayCore);
     }
-
-    int _samples = 1;
 
     IDisposable Install(Func<Tensor, Tensor, Tensor, Tensor> core)
     {
