@@ -19,6 +19,7 @@ namespace Imagic.Editing;
 /// input.png                  the preprocessed input (the original file is never touched)
 /// target.txt                 the target text
 /// latents.safetensors        z₀, the input's latents
+/// vae_roundtrip.png          z₀ decoded: the most of the input any η can give back (<see cref="VaeCeiling"/>)
 /// e_tgt.safetensors          the target text embedding
 /// e_opt.safetensors          the optimised embedding (stage A)
 /// unet_finetuned.safetensors the fine-tuned UNet weights (stage B)
@@ -32,6 +33,8 @@ namespace Imagic.Editing;
 public sealed class EditRun
 {
     public const string ManifestFile = "edit.json";
+    /// <summary>z₀ decoded, written when the run starts: the most of the input that any η can give back.</summary>
+    public const string VaeRoundTripFile = "vae_roundtrip.png";
     const string CheckpointDir = "checkpoint";
     static readonly string CheckpointState = System.IO.Path.Combine(CheckpointDir, "state.safetensors");
 

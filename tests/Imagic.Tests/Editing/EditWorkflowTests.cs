@@ -51,11 +51,20 @@ public class EditWorkflowTests
         var request = Request(dir);
         var inputBytes = File.ReadAllBytes(request.ImagePath);
 
-        var (run, sweep) = EditWorkflow.Start(request);
+        var warnings = new List<string>();
+
+        var (run, sweep) = EditWorkflow.Start(request, log: warnings.Add);
 
         foreach (var name in new[] { "edit.json", "input.png", "target.txt", "latents.safetensors", "e_tgt.safetensors",
-                     "e_opt.safetensors", "unet_finetuned.safetensors", "loss_stage_a.csv", "loss_stage_b.csv" })
+                     "vae_roundtrip.png", "e_opt.safetensors", "unet_finetuned.safetensors", "loss_stage_a.csv", "loss_stage_b.csv" })
             Assert.True(File.Exists(run.PathOf(name)), $"{name} is missing");
+        // The round trip is z₀ decoded, and the user is warned exactly when it is too far from the input.
+        using (var pipe = StableDiffusionPipeline.Load(TestPaths.TinySd1))
+        using (var z0 = SafeTensors.Load(run.PathOf("latents.safetensors"))["latents"])
+        using (var decoded = pipe.DecodeLatents(z0))
+            Assert.Equal(ImageTensors.ToImage(decoded).Pixels, ImageIO.Load(run.PathOf(EditRun.VaeRoundTripFile)).Pixels);
+        double ceiling = ImageDistance.Psnr(ImageIO.Load(run.PathOf(EditRun.VaeRoundTripFile)), ImageIO.Load(run.PathOf("input.png")));
+        Assert.Equal(ceiling < VaeCeiling.WarnBelowDb, warnings.Any(w => w.Contains(EditRun.VaeRoundTripFile)));
         Assert.False(Directory.Exists(run.PathOf("checkpoint")));
         Assert.Equal(2, sweep.ImagePaths.Count);
         Assert.True(File.Exists(sweep.GridPath));
