@@ -193,7 +193,7 @@ public sealed class ImagicEditor : IDisposable
     /// <summary>Stage C before decoding: the edited latents [N, C, h, w], one per η.</summary>
     /// <remarks>
     /// With <see cref="ImagicOptions.Forget"/>, each η samples with that half of the UNet at
-    /// lerp(fine-tuned, pretrained, min(η, 1)), inversion included; the values of η that share a weight set are
+    /// lerp(fine-tuned, pretrained, min(η, 1)^p) (<see cref="ImagicOptions.ForgetWeight"/>), inversion included; the values of η that share a weight set are
     /// sampled together, and the fine-tuned weights are back in place afterwards, bit for bit.
     /// </remarks>
     public Tensor SampleLatents(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
@@ -227,7 +227,7 @@ public sealed class ImagicEditor : IDisposable
         var latents = new Tensor[etas.Count];
         try
         {
-            foreach (var group in etas.Select((eta, i) => (Eta: eta, Index: i)).GroupBy(e => Math.Min(e.Eta, 1)))
+            foreach (var group in etas.Select((eta, i) => (Eta: eta, Index: i)).GroupBy(e => Options.ForgetWeight(e.Eta)))
             {
                 using (torch.no_grad())
                     for (int k = 0; k < half.Length; k++)

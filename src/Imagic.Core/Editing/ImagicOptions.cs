@@ -103,8 +103,8 @@ public sealed record ImagicOptions
     public ImagicOptions TrainingOnly() => this with
     {
         Seed = 0, EtaSweep = null!, Eta = 0, CheckpointEvery = 0, SamplingSteps = 0, GuidanceScale = 0, GuidanceRescale = 0, DdimEta = 0,
-        SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = UNetHalf.None, Mask = EditMaskMode.None,
-        ShareAttention = 0,
+        SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = UNetHalf.None, ForgetPower = 1,
+        Mask = EditMaskMode.None, ShareAttention = 0,
     };
 
     /// <summary>
@@ -131,6 +131,15 @@ public sealed record ImagicOptions
     /// reconstructs the input. Forgedit forgets a half outright at every η; scaling by η is this project's.
     /// </summary>
     [JsonPropertyName("forget")] public UNetHalf Forget { get; init; }
+
+    /// <summary>
+    /// Stage C: how fast <see cref="Forget"/> sets in, p in (0, 4]: each η forgets by min(η, 1)^p. 1 (default) is linear
+    /// in η; above 1 small η keep more of the fine-tuned half (closer to the input) while η ≥ 1 still forgets it all.
+    /// </summary>
+    [JsonPropertyName("forget_power")] public double ForgetPower { get; init; } = 1;
+
+    /// <summary>How far toward the pretrained half η samples with: min(η, 1)^<see cref="ForgetPower"/>.</summary>
+    public double ForgetWeight(double eta) => Math.Pow(Math.Min(Math.Max(eta, 0), 1), ForgetPower);
 
     /// <summary>
     /// Stage C: <see cref="EditMaskMode.Auto"/> keeps the input's own pixels outside the region where e_tgt and e_opt
@@ -205,6 +214,8 @@ public sealed record ImagicOptions
             throw new ImagicException($"guidance_ramp must be above 0 and at most {MaxEta}, got {ramp}.");
         if (!(ShareAttention is >= 0 and <= 1)) throw new ImagicException($"share_attention (--share-attention) must be a fraction of the sampling steps in [0, 1], got {ShareAttention}.");
         if (!Enum.IsDefined(Forget)) throw new ImagicException($"Unknown UNet half to forget {Forget}.");
+        if (!(ForgetPower > 0 && ForgetPower <= 4))
+            throw new ImagicException($"forget_power must be in (0, 4], got {ForgetPower}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model
         CheckEta(Eta);

@@ -158,6 +158,16 @@ public class ImagicEditorTests
             foreach (var (name, p) in pipe.UNet.ParametersOf(UNetHalf.Decoder)) p.copy_(pretrainedDecoder[name]);
         using var expected = editor.SampleLatents(session, [1], sampleSeed: 1);
         Assert.True(Tensors.Identical(expected, forgotten.narrow(0, 1, 1)), "η = 1 did not sample with the pretrained decoder");
+
+        // A forgetting that sets in as η² (made while the decoder is the pretrained one, as an editor made before
+        // training is) forgets the same at η = 1 and less at η = 0.5
+        using var squared = new ImagicEditor(pipe, options with { Forget = UNetHalf.Decoder, ForgetPower = 2 });
+        using (torch.no_grad())
+            foreach (var (name, p) in pipe.UNet.ParametersOf(UNetHalf.Decoder)) p.copy_(tuned[name]);
+        using var bySquare = squared.SampleLatents(session, [0.5, 1], sampleSeed: 1);
+        using var linear = forgetting.SampleLatents(session, [0.5], sampleSeed: 1);
+        Assert.True(Tensors.Identical(forgotten.narrow(0, 1, 1), bySquare.narrow(0, 1, 1)), "η = 1 differs under forget_power 2");
+        Assert.False(Tensors.Identical(linear, bySquare.narrow(0, 0, 1)), "forget_power 2 changed nothing at η = 0.5");
     }
 
     [Fact]

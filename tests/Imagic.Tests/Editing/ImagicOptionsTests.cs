@@ -16,7 +16,7 @@ public class ImagicOptionsTests
     static readonly string[] NotTraining =
     [
         "seed", "eta_sweep", "eta", "checkpoint_every", "sampling_steps", "guidance_scale", "guidance_rescale", "ddim_eta",
-        "sampling_start", "noise_from_eta", "guidance_ramp", "forget", "mask",
+        "sampling_start", "noise_from_eta", "guidance_ramp", "forget", "forget_power", "mask",
         "share_attention",
     ];
 
@@ -53,6 +53,19 @@ public class ImagicOptionsTests
         bool keyed = Json(baseline.TrainingOnly()) != Json(changed.TrainingOnly());
 
         Assert.Equal(Training.Contains(name), keyed);
+    }
+
+    [Fact]
+    public void ForgetWeight_IsMinEtaOneToThePower_AndThePowerIsChecked()
+    {
+        var linear = new ImagicOptions();
+        var squared = new ImagicOptions { ForgetPower = 2 };
+        Assert.Equal(1, linear.ForgetPower);
+        Assert.Equal((0.0, 0.7, 1.0, 1.0), (linear.ForgetWeight(0), linear.ForgetWeight(0.7), linear.ForgetWeight(1), linear.ForgetWeight(1.3)));
+        Assert.Equal(0.49, squared.ForgetWeight(0.7), 12);
+        Assert.Equal(1.0, squared.ForgetWeight(1.2));
+        foreach (var bad in new[] { 0, -1, 4.5, double.NaN })
+            Assert.Contains("forget_power", Assert.Throws<ImagicException>(() => (linear with { ForgetPower = bad }).Validate()).Message);
     }
 
     static string Json(ImagicOptions options) => JsonSerializer.Serialize(options);
