@@ -119,7 +119,11 @@ internal sealed class EditQueue : IHostedService, IDisposable
     {
         job.BeginTraining();
         string recipe = job.State.Recipe;
-        Action<string> warn = m => _log.LogWarning("{Id}: {Message}", job.Id, m);
+        Action<string> warn = m =>
+        {
+            _log.LogWarning("{Id}: {Message}", job.Id, m);
+            job.Update(s => s with { Warning = s.Warning is null ? m : $"{s.Warning} {m}" });
+        };
         try
         {
             if (job.Request is EditRequest request)

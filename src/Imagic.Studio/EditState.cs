@@ -9,9 +9,11 @@ namespace Imagic.Studio;
 /// <param name="EtaSeconds">The estimated time left in the current stage.</param>
 /// <param name="QueuePosition">For a queued edit: how many edits train before it.</param>
 /// <param name="Mask">The run's own stage C mask (<see cref="ImagicOptions.Mask"/>): what a sample uses unless the request says.</param>
+/// <param name="Warning">What the user should know about the result, e.g. that the model's VAE cannot hold the input
+/// (<see cref="VaeCeiling"/>); null when there is nothing.</param>
 public sealed record EditState(string Id, string Prompt, string Status, string Stage, int Step, int Total, double? Loss,
     double? EtaSeconds, string? Error, long Seed, double Eta, string Recipe, DateTimeOffset Created, int? QueuePosition = null,
-    EditMaskMode Mask = EditMaskMode.None)
+    EditMaskMode Mask = EditMaskMode.None, string? Warning = null)
 {
     public const string Queued = "queued", Training = "training", Ready = "ready", Failed = "failed", Cancelled = "cancelled",
         Interrupted = "interrupted";

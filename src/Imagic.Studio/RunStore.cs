@@ -82,13 +82,14 @@ internal sealed partial class RunStore
             return new EditState(id, "", EditState.Failed, "", 0, 0, null, null, e.Message, 0, 0, Recipes.Default, created);
         }
         var (status, error, recipe) = ReadOutcome(dir);
+        string? warning = m.VaeRoundTripPsnr is double psnr ? VaeCeiling.Warning(psnr, EditRun.VaeRoundTripFile + " in the run folder") : null;
         if (m.Status == "trained")
             return new EditState(id, m.TargetText, EditState.Ready, "done", 0, 0, null, null, null, m.Options.Seed, m.Options.Eta,
-                recipe, created, Mask: m.Options.Mask);
+                recipe, created, Mask: m.Options.Mask, Warning: warning);
         var stage = Enum.TryParse<EditStage>(m.Stage, out var s) ? s : EditStage.EmbeddingOptimization;
         var (name, total) = stage == EditStage.ModelFineTuning ? ("stage B", m.Options.FinetuneSteps) : ("stage A", m.Options.EmbeddingSteps);
         return new EditState(id, m.TargetText, status ?? EditState.Interrupted, name, m.Step, total, null, null, error,
-            m.Options.Seed, m.Options.Eta, recipe, created, Mask: m.Options.Mask);
+            m.Options.Seed, m.Options.Eta, recipe, created, Mask: m.Options.Mask, Warning: warning);
     }
 
     /// <summary>Records the recipe of a run made here, and later why it stopped; written atomically.</summary>

@@ -115,8 +115,10 @@ public sealed class EditRun
         typeof(EditRun).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     /// <summary>What <c>edit.json</c> records.</summary>
+    /// <param name="VaeRoundTripPsnr">PSNR of <see cref="VaeRoundTripFile"/> to the input (<see cref="VaeCeiling"/>); null in
+    /// runs made before it was measured.</param>
     public sealed record Manifest(string ModelPath, string ModelFingerprint, string TargetText, string InputFile,
-        ImagicOptions Options, string Status, string Stage, int Step, string ProjectVersion);
+        ImagicOptions Options, string Status, string Stage, int Step, string ProjectVersion, double? VaeRoundTripPsnr = null);
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -132,7 +134,8 @@ public sealed class EditRun
                 node["model_path"]!.GetValue<string>(), node["model_fingerprint"]!.GetValue<string>(),
                 node["target_text"]!.GetValue<string>(), node["input_file"]?.GetValue<string>() ?? "",
                 options, node["status"]!.GetValue<string>(), node["stage"]!.GetValue<string>(),
-                node["step"]!.GetValue<int>(), node["project_version"]?.GetValue<string>() ?? "unknown");
+                node["step"]!.GetValue<int>(), node["project_version"]?.GetValue<string>() ?? "unknown",
+                node["vae_roundtrip_psnr"]?.GetValue<double>());
             m.Options.Validate();
         }
         catch (Exception e) when (e is JsonException or NullReferenceException or InvalidOperationException or FormatException
@@ -185,6 +188,7 @@ public sealed class EditRun
             ["step"] = m.Step,
             ["options"] = JsonNode.Parse(m.Options.ToJson()),
         };
+        if (m.VaeRoundTripPsnr is double psnr) node["vae_roundtrip_psnr"] = Math.Round(psnr, 2);
         AtomicFile.WriteAllText(PathOf(ManifestFile), node.ToJsonString(Json));
     }
 

@@ -60,12 +60,13 @@ public static class EditWorkflow
         using var image = ImageTensors.ToTensor(fitted);
         using var session = editor.Start(image, request.TargetText);
         run.SaveInputs(session);
-        run.WriteManifest(manifest);
         // The ceiling of η = 0, checked before training so that an input the model cannot represent is named up front.
         var ceiling = VaeCeiling.Measure(pipe, session.Latents, fitted);
         string roundTripPath = run.PathOf(EditRun.VaeRoundTripFile);
         ImageIO.SavePng(ceiling.RoundTrip, roundTripPath);
-        if (ceiling.Warning(roundTripPath) is string warning) log?.Invoke(warning);
+        manifest = manifest with { VaeRoundTripPsnr = ceiling.Psnr };
+        run.WriteManifest(manifest);
+        if (VaeCeiling.Warning(ceiling.Psnr, roundTripPath) is string warning) log?.Invoke(warning);
         return Continue(run, pipe, editor, session, manifest, request.SweepSeeds, progress, cancellation);
     }
 

@@ -30,9 +30,10 @@ public sealed record VaeCeiling(RgbImage RoundTrip, double Psnr)
         return new VaeCeiling(roundTrip, ImageDistance.Psnr(roundTrip, input));
     }
 
-    /// <summary>A one-line warning when the model's VAE cannot give the input back, or null when it can.</summary>
-    public string? Warning(string roundTripFile) => Psnr >= WarnBelowDb ? null :
-        $"the model's VAE gives this input back at only {Psnr.ToString("F1", CultureInfo.InvariantCulture)} dB PSNR " +
+    /// <summary>A one-line warning when a round trip at <paramref name="psnr"/> dB cannot give the input back, or null when it can.</summary>
+    /// <param name="roundTripFile">Where the round trip image is, named in the warning.</param>
+    public static string? Warning(double psnr, string roundTripFile) => psnr >= WarnBelowDb ? null :
+        $"the model's VAE gives this input back at only {psnr.ToString("F1", CultureInfo.InvariantCulture)} dB PSNR " +
         $"(see {roundTripFile}), so even η = 0 cannot return the photo: the model was not trained on images like it. " +
         "Imagic can keep no more of the input than that image shows; use a model made for such images (a Stable Diffusion " +
         "checkpoint for photos; the bundled model knows only its shapes world).";

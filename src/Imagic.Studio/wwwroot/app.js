@@ -194,6 +194,7 @@ function update(run) {
   $("cancel").hidden = !(run.status === "queued" || run.status === "training");
   $("resume").hidden = !["cancelled", "interrupted", "failed"].includes(run.status);
   $("run-error").textContent = run.error || "";
+  $("run-warning").textContent = run.warning ? `Warning: ${run.warning}` : "";
   renderStages(run);
   drawLoss();
   const ready = run.status === "ready";

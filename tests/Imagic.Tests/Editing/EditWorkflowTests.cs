@@ -65,6 +65,7 @@ public class EditWorkflowTests
             Assert.Equal(ImageTensors.ToImage(decoded).Pixels, ImageIO.Load(run.PathOf(EditRun.VaeRoundTripFile)).Pixels);
         double ceiling = ImageDistance.Psnr(ImageIO.Load(run.PathOf(EditRun.VaeRoundTripFile)), ImageIO.Load(run.PathOf("input.png")));
         Assert.Equal(ceiling < VaeCeiling.WarnBelowDb, warnings.Any(w => w.Contains(EditRun.VaeRoundTripFile)));
+        Assert.Equal(ceiling, run.ReadManifest().VaeRoundTripPsnr!.Value, 2);
         Assert.False(Directory.Exists(run.PathOf("checkpoint")));
         Assert.Equal(2, sweep.ImagePaths.Count);
         Assert.True(File.Exists(sweep.GridPath));

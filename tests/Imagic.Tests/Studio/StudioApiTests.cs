@@ -224,6 +224,33 @@ public class StudioApiTests
         Assert.Equal("trained", EditRun.Open(Path.Combine(runs, "interrupted")).ReadManifest().Status);
     }
 
+    [Fact]
+    public async Task RunState_WarnsWhenTheModelsVaeCannotHoldTheInput_FromTheRunsOwnMeasurement()
+    {
+        // Given two finished runs whose VAE round trips are recorded at 12 dB and at 30 dB
+        var runs = TestPaths.NewTempDir("imagic-studio-ceiling");
+        var options = ImagicOptions.ForModel(StudioTestHost.FastModelDir) with { EtaSweep = new[] { 0.8 } };
+        var image = EditTestData.WriteInputImage(runs, "photo.png");
+        var (run, _) = EditWorkflow.Start(new EditRequest(image, "an edit", StudioTestHost.FastModelDir, Path.Combine(runs, "low"), options));
+        Assert.NotNull(run.ReadManifest().VaeRoundTripPsnr);
+        run.WriteManifest(run.ReadManifest() with { VaeRoundTripPsnr = 12 });
+        Directory.CreateDirectory(Path.Combine(runs, "high"));
+        foreach (var file in Directory.EnumerateFiles(run.Dir))
+            File.Copy(file, Path.Combine(runs, "high", Path.GetFileName(file)));
+        var high = EditRun.Open(Path.Combine(runs, "high"));
+        high.WriteManifest(high.ReadManifest() with { VaeRoundTripPsnr = 30 });
+
+        // When a studio on that folder describes them
+        await using var studio = await StudioTestHost.StartAsync(runsDir: runs);
+        var low = await StudioTestHost.Json(await studio.Client.GetAsync("/api/edits/low"));
+        var fine = await StudioTestHost.Json(await studio.Client.GetAsync("/api/edits/high"));
+
+        // Then the first carries the warning with its figure and the second none
+        Assert.Equal("ready", low.GetProperty("status").GetString());
+        Assert.Contains("12.0 dB", low.GetProperty("warning").GetString());
+        Assert.Equal(JsonValueKind.Null, fine.GetProperty("warning").ValueKind);
+    }
+
     internal static async Task AssertOneLineError(HttpResponseMessage response, HttpStatusCode expected, string mentions)
     {
         var body = await response.Content.ReadAsStringAsync();
