@@ -194,7 +194,8 @@ public sealed class ImagicEditor : IDisposable
     /// <remarks>
     /// With <see cref="ImagicOptions.Forget"/>, each η samples with that half of the UNet at
     /// lerp(fine-tuned, pretrained, min(η, 1)^p) (<see cref="ImagicOptions.ForgetWeight"/>), inversion included; the
-    /// values of η that share a weight set are sampled together, and the fine-tuned weights are back in place afterwards, bit for bit.
+    /// values of η that share a weight set are sampled together, and the fine-tuned weights are back in place
+    /// afterwards, bit for bit.
     /// </remarks>
     public Tensor SampleLatents(EditSession session, IReadOnlyList<double> etas, long sampleSeed, IProgress<StepProgress>? progress = null,
         CancellationToken cancellation = default)

@@ -23,7 +23,9 @@ public static class ImageDistance
             double d = a.Pixels[i] - b.Pixels[i];
             sum += d * d;
         }
-        double mse = sum / a.Pixels.Length;
-        return mse == 0 ? MaxPsnr : Math.Min(MaxPsnr, 10 * Math.Log10(255.0 * 255.0 / mse));
+        return PsnrOfMse(sum / a.Pixels.Length / (255.0 * 255.0));
     }
+
+    /// <summary>PSNR in dB of a mean squared error on a peak of 1: 10·log₁₀(1 / MSE), capped at <see cref="MaxPsnr"/>.</summary>
+    public static double PsnrOfMse(double mse) => mse == 0 ? MaxPsnr : Math.Min(MaxPsnr, 10 * Math.Log10(1 / mse));
 }

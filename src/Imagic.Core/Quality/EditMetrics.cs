@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Imagic.World;
+using Imagic.Imaging;
 
 namespace Imagic.Quality;
 
@@ -58,7 +59,7 @@ public sealed record DetailError(double Position, double Size, double Shade, int
 public static class EditMetrics
 {
     /// <summary>PSNR reported for identical images, in dB: 100, above any non-zero 8-bit difference at these sizes.</summary>
-    public const double MaxPsnr = 100;
+    public const double MaxPsnr = ImageDistance.MaxPsnr;
 
     /// <summary>SSIM window side: 11 pixels (Wang et al. 2004).</summary>
     public const int SsimWindow = 11;
@@ -197,8 +198,7 @@ public static class EditMetrics
             }
         }
         if (count == 0) return null;
-        double mse = sum / (3.0 * count);
-        return mse == 0 ? MaxPsnr : Math.Min(MaxPsnr, 10 * Math.Log10(1 / mse));
+        return ImageDistance.PsnrOfMse(sum / (3.0 * count));
     }
 
     /// <summary>
@@ -282,8 +282,7 @@ public static class EditMetrics
             double d = a.Chw[i] - b.Chw[i];
             sum += d * d;
         }
-        double mse = sum / a.Chw.Length;
-        return mse == 0 ? MaxPsnr : Math.Min(MaxPsnr, 10 * Math.Log10(1 / mse));
+        return ImageDistance.PsnrOfMse(sum / a.Chw.Length);
     }
 
     /// <summary>Mean absolute difference over all pixels and channels.</summary>
