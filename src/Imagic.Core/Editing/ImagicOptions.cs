@@ -98,12 +98,14 @@ public sealed record ImagicOptions
     /// <summary>
     /// These options with every stage C setting, the seed and the checkpoint interval at fixed values: with the seed
     /// given apart (the benchmark keys a kept state by its case, which holds the seed), what a trained state depends on.
-    /// Equal <see cref="TrainingOnly"/> and seeds train the same e_opt and UNet. A new stage C option must be reset here.
+    /// Equal <see cref="TrainingOnly"/> and seeds train the same e_opt and UNet. A new stage C option must be reset here,
+    /// to its type's default (0, null, false, the first enum value) even where that is not a valid setting: the
+    /// benchmark's key leaves such values out, so the states kept before the option existed stay valid.
     /// </summary>
     public ImagicOptions TrainingOnly() => this with
     {
         Seed = 0, EtaSweep = null!, Eta = 0, CheckpointEvery = 0, SamplingSteps = 0, GuidanceScale = 0, GuidanceRescale = 0, DdimEta = 0,
-        SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = UNetHalf.None, ForgetPower = 1,
+        SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = UNetHalf.None, ForgetPower = 0,
         Mask = EditMaskMode.None, ShareAttention = 0,
     };
 

@@ -55,6 +55,24 @@ public class ImagicOptionsTests
         Assert.Equal(Training.Contains(name), keyed);
     }
 
+    /// <summary>
+    /// The benchmark keys a kept state by <see cref="ImagicOptions.TrainingOnly"/> with values at their type's default
+    /// left out: every stage C setting must reset to that default, or adding one (as <c>forget_power</c> was) makes every
+    /// state kept before it unusable.
+    /// </summary>
+    [Fact]
+    public void TrainingOnly_LeavesNoStageCSettingInTheBenchmarksKey()
+    {
+        var options = ImagicOptions.ForModel(TestPaths.BundledModel) with { ForgetPower = 3, GuidanceRamp = 0.5, Seed = 7 };
+        var keyJson = new JsonSerializerOptions { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault };
+
+        string key = JsonSerializer.Serialize(options.TrainingOnly(), keyJson);
+
+        Assert.All(NotTraining, name => Assert.DoesNotContain($"\"{name}\"", key));
+        Assert.Contains("\"embedding_steps\"", key);
+        Assert.Contains("\"finetune_steps\"", key);
+    }
+
     [Fact]
     public void ForgetWeight_IsMinEtaOneToThePower_AndThePowerIsChecked()
     {
