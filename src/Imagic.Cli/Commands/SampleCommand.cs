@@ -26,7 +26,7 @@ internal static class SampleCommand
         var noiseFrom = CommonOptions.NoiseFromEta("With the inversion start: η values at or above this one start from each seed's noise " +
             "instead ('off': none). Default: the run's.");
         var forget = CommonOptions.Forget("Forgedit's forgetting: sample each η with that half of the fine-tuned UNet moved back toward " +
-            "its pretrained weights by min(η, 1) ('decoder': the text can change appearance; 'encoder': layout; 'none'). Default: the run's.");
+            "its pretrained weights by min(η, 1)^p, p the run's forget_power ('decoder': the text can change appearance; 'encoder': layout; 'none'). Default: the run's.");
         var mask = CommonOptions.Mask("'auto' keeps the input's own pixels outside the region the edit changes (DiffEdit's mask); " +
             "'none' returns the sampled images as they are. Default: the run's.");
         var share = CommonOptions.ShareAttention("The fraction of the steps, from the first, at which every η attends with the " +

@@ -148,7 +148,7 @@ public static class BenchReport
             $"{(s.Imagic.SamplingStart == SamplingStart.Inversion && s.Imagic.NoiseFromEta is double from ? string.Create(inv, $" below η {from:G3} and from the case's noise at and above it") : "")}" +
             $"{(s.Imagic.DdimEta != 0 ? $", DDIM η {s.Imagic.DdimEta:G3}" : "")}" +
             $"{(s.Imagic.GuidanceRamp is double ramp ? string.Create(inv, $", guidance ramped from 1 at η = 0 to its scale at η {ramp:G3}") : "")}" +
-            $"{(s.Imagic.Forget != Models.UNetHalf.None ? $", the UNet's {s.Imagic.Forget.ToString().ToLowerInvariant()} moved back toward its pretrained weights by min(η, 1)" : "")}" +
+            $"{(s.Imagic.Forget != Models.UNetHalf.None ? $", the UNet's {s.Imagic.Forget.ToString().ToLowerInvariant()} moved back toward its pretrained weights by min(η, 1){(s.Imagic.ForgetPower != 1 ? string.Create(inv, $"^{s.Imagic.ForgetPower:G3}") : "")}" : "")}" +
             $"{(s.Imagic.Mask == EditMaskMode.Auto ? ", the input's pixels kept outside the estimated edit region (mask auto)" : "")}. " +
             $"Inversion prompt: {(s.InversionPrompt == InversionPrompt.SourceCaption ? "the input's canonical caption" : "empty")}."));
         var roundTrips = bench.Cases.Where(c => c.RoundTrip is not null).Select(c => c.RoundTrip!).ToArray();
