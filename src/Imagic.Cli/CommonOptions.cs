@@ -195,7 +195,8 @@ internal sealed class ImagicOverrides
         "the input back and small η make small changes); 'off': the full scale at every η. Default: the model's Imagic defaults, otherwise off.");
     public Option<string?> Forget { get; } = CommonOptions.Forget(
         "Forgedit's forgetting in stage C: each η samples with that half of the fine-tuned UNet moved back toward its pretrained " +
-        "weights by min(η, 1)^p (p: the model's forget_power, 1 unless set), so the text can change what stage B fitted there ('decoder': appearance; 'encoder': layout) while " +
+        "weights by min(η, 1)^p (p: the model's forget_power, 1 unless set), so the text can change what stage B fitted there " +
+        "('decoder': appearance; 'encoder': layout) while " +
         "η = 0 still reconstructs the input. Default: the model's Imagic defaults, otherwise none.");
     public Option<string?> Mask { get; } = CommonOptions.Mask(
         "'auto' keeps the input's own pixels outside the region the edit changes, estimated from where the target text and the " +

@@ -267,7 +267,10 @@ sealed class ImagicMethod : EditMethod
     /// Values at their type's default are left out too, so that an option added later with an "off" default (0, false, the
     /// first enum value) keeps the states kept before it valid.
     /// </summary>
-    public string TrainingSettingsJson => JsonSerializer.Serialize(Settings.Imagic.TrainingOnly(), TrainingKeyJson);
+    public string TrainingSettingsJson => TrainingKey(Settings.Imagic);
+
+    /// <summary><see cref="TrainingSettingsJson"/> for <paramref name="options"/>.</summary>
+    internal static string TrainingKey(ImagicOptions options) => JsonSerializer.Serialize(options.TrainingOnly(), TrainingKeyJson);
 
     static readonly JsonSerializerOptions TrainingKeyJson = new(BenchSettings.Json)
     {
