@@ -138,6 +138,7 @@ public static class BenchReport
         if (bench.Label is not null) md.AppendLine($"Run: `{bench.Label}`  ");
         md.AppendLine($"Suite fingerprint: `{bench.SuiteFingerprint}`; model: `{bench.Model}` (fingerprint `{bench.ModelFingerprint[..Math.Min(16, bench.ModelFingerprint.Length)]}`), {bench.Resolution}×{bench.Resolution} px.  ");
         var s = bench.Settings;
+        string forgetPower = s.Imagic.ForgetPower != 1 ? string.Create(inv, $"^{s.Imagic.ForgetPower:G3}") : "";
         md.AppendLine(string.Create(inv,
             $"Every method: {s.SamplingSteps} DDIM steps, guidance {s.GuidanceScale} (inversion: swept), guidance rescale {s.Imagic.GuidanceRescale}, the case's own noise seed. " +
             $"Imagic: stage A {s.Imagic.EmbeddingSteps} steps × {s.Imagic.EmbeddingBatch} at lr {s.Imagic.EmbeddingLearningRate:G3}, " +
@@ -148,7 +149,7 @@ public static class BenchReport
             $"{(s.Imagic.SamplingStart == SamplingStart.Inversion && s.Imagic.NoiseFromEta is double from ? string.Create(inv, $" below η {from:G3} and from the case's noise at and above it") : "")}" +
             $"{(s.Imagic.DdimEta != 0 ? $", DDIM η {s.Imagic.DdimEta:G3}" : "")}" +
             $"{(s.Imagic.GuidanceRamp is double ramp ? string.Create(inv, $", guidance ramped from 1 at η = 0 to its scale at η {ramp:G3}") : "")}" +
-            $"{(s.Imagic.Forget != Models.UNetHalf.None ? $", the UNet's {s.Imagic.Forget.ToString().ToLowerInvariant()} moved back toward its pretrained weights by min(η, 1){(s.Imagic.ForgetPower != 1 ? string.Create(inv, $"^{s.Imagic.ForgetPower:G3}") : "")}" : "")}" +
+            $"{(s.Imagic.Forget != Models.UNetHalf.None ? $", the UNet's {s.Imagic.Forget.ToString().ToLowerInvariant()} moved back toward its pretrained weights by min(η, 1){forgetPower}" : "")}" +
             $"{(s.Imagic.Mask == EditMaskMode.Auto ? ", the input's pixels kept outside the estimated edit region (mask auto)" : "")}. " +
             $"Inversion prompt: {(s.InversionPrompt == InversionPrompt.SourceCaption ? "the input's canonical caption" : "empty")}."));
         var roundTrips = bench.Cases.Where(c => c.RoundTrip is not null).Select(c => c.RoundTrip!).ToArray();
