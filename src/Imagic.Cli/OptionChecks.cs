@@ -72,30 +72,42 @@ internal static class OptionChecks
     }
 
     /// <summary>
+    /// Reads a comma-separated list of numbers named <paramref name="what"/>, each in [<paramref name="min"/>,
+    /// <paramref name="max"/>]. Refuses empty and duplicate items and non-numbers in one line that shows
+    /// <paramref name="example"/>; points at the decimal point when the list looks like a decimal comma (<c>0,5</c>).
+    /// </summary>
+    public static double[] ParseNumbers(string text, Action<string> warn, string option, string what, double min, double max, string example)
+    {
+        var items = text.Split(',').Select(s => s.Trim()).ToArray();
+        if (items.Any(s => s.Length == 0))
+            throw new ImagicException($"{option} '{text}' has an empty item; write numbers separated by single commas, such as {example}.");
+        var values = new double[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            if (!double.TryParse(items[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !double.IsFinite(values[i]))
+                throw new ImagicException($"{option} must be comma-separated numbers such as {example}; got '{text}'.");
+        // "0,5" in a locale that writes decimals with a comma means 0.5, but here it is the list 0, 5.
+        bool decimalCommaLike = items.Length == 2 && !text.Contains('.') && items.All(s => s.All(char.IsAsciiDigit));
+        string hint = decimalCommaLike ? $" If you meant {items[0]}.{items[1]}, write it with a decimal point: commas separate values." : "";
+        string Show(double v) => v.ToString(CultureInfo.InvariantCulture);
+        foreach (var v in values)
+            if (!(v >= min && v <= max))
+                throw new ImagicException($"{option}: {what} must be in [{Show(min)}, {Show(max)}], got {Show(v)}.{hint}");
+        var twice = values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1);
+        if (twice is not null)
+            throw new ImagicException($"{option} lists {Show(twice.Key)} twice in '{text}'.{hint}");
+        if (decimalCommaLike)
+            warn($"{option} {text} is read as the two values {items[0]} and {items[1]}.{hint}");
+        return values;
+    }
+
+    /// <summary>
     /// Reads a comma-separated η list. Refuses empty and duplicate items, non-numbers and values outside
     /// [0, <see cref="ImagicOptions.MaxEta"/>]; warns above 1; points at the decimal point when the list looks
     /// like a decimal comma (<c>0,5</c>).
     /// </summary>
     public static double[] ParseEtas(string text, Action<string> warn, string option = "--eta")
     {
-        var items = text.Split(',').Select(s => s.Trim()).ToArray();
-        if (items.Any(s => s.Length == 0))
-            throw new ImagicException($"{option} '{text}' has an empty item; write numbers separated by single commas, such as 0.6,0.7,0.8.");
-        var values = new double[items.Length];
-        for (int i = 0; i < items.Length; i++)
-            if (!double.TryParse(items[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !double.IsFinite(values[i]))
-                throw new ImagicException($"{option} must be comma-separated numbers such as 0.6,0.7,0.8; got '{text}'.");
-        // "0,5" in a locale that writes decimals with a comma means 0.5, but here it is the list 0, 5.
-        bool decimalCommaLike = items.Length == 2 && !text.Contains('.') && items.All(s => s.All(char.IsAsciiDigit));
-        string hint = decimalCommaLike ? $" If you meant {items[0]}.{items[1]}, write it with a decimal point: commas separate values." : "";
-        foreach (var v in values)
-            if (!(v >= 0 && v <= ImagicOptions.MaxEta))
-                throw new ImagicException($"{option}: η must be in [0, {ImagicOptions.MaxEta}], got {v.ToString(CultureInfo.InvariantCulture)}.{hint}");
-        var twice = values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1);
-        if (twice is not null)
-            throw new ImagicException($"{option} lists {twice.Key.ToString(CultureInfo.InvariantCulture)} twice in '{text}'.{hint}");
-        if (decimalCommaLike)
-            warn($"{option} {text} is read as the two values {items[0]} and {items[1]}.{hint}");
+        var values = ParseNumbers(text, warn, option, "η", 0, ImagicOptions.MaxEta, "0.6,0.7,0.8");
         foreach (var v in values.Where(v => v > 1))
             warn($"η {v.ToString(CultureInfo.InvariantCulture)} is above 1: the embedding is extrapolated beyond the target text (the paper uses 0.6 to 0.8).");
         return values;

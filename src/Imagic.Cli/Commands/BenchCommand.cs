@@ -73,6 +73,16 @@ internal static class BenchCommand
         {
             Description = "Imagic's η values, comma-separated, e.g. 0,0.3,0.5,0.7,0.9 (default: 0 to 1.2 in steps of 0.1).",
         };
+        var strengths = new Option<string?>("--strengths")
+        {
+            Description = "SDEdit's strengths, comma-separated, in (0, 1] (default: 0.2 to 0.9 in steps of 0.1).",
+        };
+        var inversionGuidance = new Option<string?>("--inversion-guidance")
+        {
+            Description = "The guidance scales the DDIM-inversion baseline is swept over, comma-separated, each ≥ 1 (default: 1,2,3,5,7.5). " +
+                "Give every method a sweep as dense as Imagic's --etas where their curves are compared: a frontier sampled at fewer " +
+                "points is a coarser staircase.",
+        };
         var keepTrained = new Option<bool>("--keep-trained")
         {
             Description = "Keep each case's trained Imagic state (e_opt and the fine-tuned UNet, one UNet of disk per case) in the " +
@@ -93,7 +103,7 @@ internal static class BenchCommand
             "  imagic bench --methods imagic --cases 14 --finetune-lr 3e-6 --out tune-b  (try Imagic settings on a subset)")
         {
             suite, quick, methods, cases, caseIds, shard, output, steps, overrides.EmbeddingSteps, overrides.FinetuneSteps, overrides.EmbeddingLr,
-            overrides.FinetuneLr, guidance, overrides.GuidanceRescale, recipe, imagicOptions, etas, keepTrained, inversionPrompt, threads,
+            overrides.FinetuneLr, guidance, overrides.GuidanceRescale, recipe, imagicOptions, etas, strengths, inversionGuidance, keepTrained, inversionPrompt, threads,
         };
         var loading = ModelLoadOptions.AddTo(command);
         command.SetAction(result =>
@@ -122,11 +132,16 @@ internal static class BenchCommand
             if (isQuick) settings = settings.Quick();
             if (result.GetValue(steps) is int s) settings = settings with { SamplingSteps = s };
             if (result.GetValue(guidance) is double g) settings = settings with { GuidanceScale = g };
-            if (result.GetValue(etas) is { } etaList) settings = settings with { Etas = [.. OptionChecks.ParseEtas(etaList, m => Console.Error.WriteLine($"warning: {m}"), "--etas")] };
+            Action<string> warn = m => Console.Error.WriteLine($"warning: {m}");
+            if (result.GetValue(etas) is { } etaList) settings = settings with { Etas = [.. OptionChecks.ParseEtas(etaList, warn, "--etas")] };
+            if (result.GetValue(strengths) is { } strengthList)
+                settings = settings with { Strengths = [.. OptionChecks.ParseNumbers(strengthList, warn, "--strengths", "an SDEdit strength", 0, 1, "0.4,0.6,0.8")] };
+            if (result.GetValue(inversionGuidance) is { } guidanceList)
+                settings = settings with { InversionGuidance = [.. OptionChecks.ParseNumbers(guidanceList, warn, "--inversion-guidance", "a guidance scale", 1, 50, "1,1.5,2,3")] };
             settings = settings with
             {
                 InversionPrompt = result.GetValue(inversionPrompt) == "empty" ? InversionPrompt.Empty : InversionPrompt.SourceCaption,
-                Imagic = overrides.ApplyTo(result, settings.Imagic, m => Console.Error.WriteLine($"warning: {m}")),
+                Imagic = overrides.ApplyTo(result, settings.Imagic, warn),
             };
             string outDir = result.GetValue(output)!;
             string label = "imagic " + string.Join(' ', result.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value));

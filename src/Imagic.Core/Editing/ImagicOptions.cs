@@ -135,7 +135,7 @@ public sealed record ImagicOptions
     [JsonPropertyName("forget")] public UNetHalf Forget { get; init; }
 
     /// <summary>
-    /// Stage C: how fast <see cref="Forget"/> sets in, p in (0, 4]: each η forgets by min(η, 1)^p. 1 (default) is linear
+    /// Stage C: how fast <see cref="Forget"/> sets in, p in (0, 10]: each η forgets by min(η, 1)^p. 1 (default) is linear
     /// in η; above 1 small η keep more of the fine-tuned half (closer to the input) while η ≥ 1 still forgets it all.
     /// </summary>
     [JsonPropertyName("forget_power")] public double ForgetPower { get; init; } = 1;
@@ -192,6 +192,12 @@ public sealed record ImagicOptions
     /// </summary>
     public const double MaxEta = 2;
 
+    /// <summary>
+    /// The largest <see cref="ForgetPower"/> accepted. At 10, η 0.9 forgets by 0.35 and η 0.7 by 0.03: past that every
+    /// η below 1 keeps almost all of the fine-tuned half, so a larger power is a typo, not a setting.
+    /// </summary>
+    public const double MaxForgetPower = 10;
+
     /// <summary>Checks ranges; throws <see cref="ImagicException"/> naming the bad value.</summary>
     public void Validate()
     {
@@ -216,8 +222,8 @@ public sealed record ImagicOptions
             throw new ImagicException($"guidance_ramp must be above 0 and at most {MaxEta}, got {ramp}.");
         if (!(ShareAttention is >= 0 and <= 1)) throw new ImagicException($"share_attention (--share-attention) must be a fraction of the sampling steps in [0, 1], got {ShareAttention}.");
         if (!Enum.IsDefined(Forget)) throw new ImagicException($"Unknown UNet half to forget {Forget}.");
-        if (!(ForgetPower > 0 && ForgetPower <= 4))
-            throw new ImagicException($"forget_power must be in (0, 4], got {ForgetPower}.");
+        if (!(ForgetPower > 0 && ForgetPower <= MaxForgetPower))
+            throw new ImagicException($"forget_power must be in (0, {MaxForgetPower}], got {ForgetPower}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
         Sampling.Validate(int.MaxValue); // the model's step limit is checked against the model
         CheckEta(Eta);

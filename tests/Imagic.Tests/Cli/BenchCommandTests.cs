@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Imagic.Quality;
 
 namespace Imagic.Tests.Cli;
@@ -94,6 +95,38 @@ public class BenchCommandTests
         Assert.Contains("has no case '999-nope'", stderr);
         Assert.Single(stderr.Trim().Split('\n'));
         Assert.Empty(Directory.EnumerateFileSystemEntries(other));
+    }
+
+    [Fact]
+    public void Bench_BaselineSweeps_AreTheOnesGiven()
+    {
+        var dir = TestPaths.NewTempDir();
+
+        var (code, _, stderr) = CliHarness.Run("bench", "--model", TestPaths.TinySd1, "--methods", "sdedit,inversion", "--cases", "1",
+            "--steps", "1", "--strengths", "0.5", "--inversion-guidance", "1.5,2.5", "--out", dir);
+
+        Assert.True(code == 0, stderr);
+        var caseDir = Directory.GetDirectories(Path.Combine(dir, "cases")).Single();
+        double[] Values(string method) => JsonDocument.Parse(File.ReadAllText(Path.Combine(caseDir, method + ".json")))
+            .RootElement.GetProperty("Points").EnumerateArray().Select(p => p.GetProperty("Value").GetDouble()).ToArray();
+        Assert.Equal([0.5], Values("sdedit"));
+        Assert.Equal([1.5, 2.5], Values("inversion"));
+    }
+
+    [Theory]
+    [InlineData("--inversion-guidance", "0.5,2", "--inversion-guidance: a guidance scale must be in [1, 50], got 0.5.")]
+    [InlineData("--inversion-guidance", "2,2", "--inversion-guidance lists 2 twice in '2,2'.")]
+    [InlineData("--strengths", "0.5,1.5", "--strengths: an SDEdit strength must be in [0, 1], got 1.5.")]
+    [InlineData("--strengths", "0", "SDEdit strengths must be in (0, 1].")]
+    [InlineData("--strengths", "0.4,,0.6", "--strengths '0.4,,0.6' has an empty item")]
+    public void Bench_BadBaselineSweep_FailsInOneLineAndWritesNothing(string option, string value, string message)
+    {
+        var dir = TestPaths.NewTempDir();
+        var (code, _, stderr) = CliHarness.Run("bench", "--model", TestPaths.TinySd1, "--methods", "sdedit", option, value, "--out", dir);
+        Assert.Equal(1, code);
+        Assert.Contains(message, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
     }
 
     [Theory]

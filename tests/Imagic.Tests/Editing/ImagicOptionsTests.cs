@@ -81,7 +81,7 @@ public class ImagicOptionsTests
         Assert.Equal((0.0, 0.7, 1.0, 1.0), (linear.ForgetWeight(0), linear.ForgetWeight(0.7), linear.ForgetWeight(1), linear.ForgetWeight(1.3)));
         Assert.Equal(0.49, squared.ForgetWeight(0.7), 12);
         Assert.Equal(1.0, squared.ForgetWeight(1.2));
-        foreach (var bad in new[] { 0, -1, 4.5, double.NaN })
+        foreach (var bad in new[] { 0, -1, 10.5, double.NaN })
             Assert.Contains("forget_power", Assert.Throws<ImagicException>(() => (linear with { ForgetPower = bad }).Validate()).Message);
     }
 
