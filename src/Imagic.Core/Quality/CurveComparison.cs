@@ -3,6 +3,9 @@ namespace Imagic.Quality;
 /// <summary>One point of a method's trade-off curve: a fidelity (x, higher is better) and an edit-success rate (y).</summary>
 public readonly record struct CurvePoint(double Fidelity, double Success);
 
+/// <summary>One case at one setting: its fidelity and whether its edit succeeded (the curve averages these over cases).</summary>
+public readonly record struct CasePoint(double Fidelity, bool Success);
+
 /// <summary>
 /// How one method's trade-off curve compares with a baseline's, read the way the paper reads its
 /// Fig. 7: at equal fidelity, which method makes more edits?
@@ -56,6 +59,65 @@ public sealed record CurveComparison(double From, double To, double MeanGain, do
             maxLoss = Math.Max(maxLoss, -gain);
         }
         return new CurveComparison(from, to, sum / width, maxGain, maxLoss, above / width, below / width);
+    }
+
+    /// <summary>
+    /// A paired bootstrap of <see cref="MeanGain"/> over cases: the curves are rebuilt from <paramref name="resamples"/>
+    /// draws of the cases with replacement, the same draw for both methods (they were run on the same cases, inputs
+    /// and noise, so their differences are paired), and the 2.5th and 97.5th percentiles of the gains are returned with
+    /// the share of draws in which the method is nowhere below (<see cref="BelowShare"/> = 0). An interval that
+    /// straddles 0 means the suite cannot tell the two curves apart.
+    /// </summary>
+    /// <param name="method">Per case (first index) and setting (second): the case's fidelity and whether its edit succeeded.</param>
+    /// <param name="baseline">The same for the baseline, over the same cases in the same order.</param>
+    /// <param name="seed">The draws' seed: the interval is reproducible.</param>
+    public static (double Low, double High, double NowhereBelow) BootstrapGain(
+        CasePoint[][] method, CasePoint[][] baseline, int resamples = 2000, int seed = 0)
+    {
+        if (method.Length != baseline.Length || method.Length == 0)
+            throw new ArgumentException($"Both methods need the same cases, got {method.Length} and {baseline.Length}.");
+        if (resamples < 1) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "At least one resample.");
+        var rng = new Random(seed);
+        int n = method.Length;
+        var draw = new int[n];
+        var gains = new double[resamples];
+        int nowhereBelow = 0;
+        for (int r = 0; r < resamples; r++)
+        {
+            for (int i = 0; i < n; i++) draw[i] = rng.Next(n);
+            var c = Compare(Curve(method, draw), Curve(baseline, draw))!;
+            gains[r] = c.MeanGain;
+            if (c.BelowShare == 0) nowhereBelow++;
+        }
+        Array.Sort(gains);
+        return (Percentile(gains, 0.025), Percentile(gains, 0.975), nowhereBelow / (double)resamples);
+    }
+
+    /// <summary>The curve of the drawn cases: per setting, the mean fidelity and the success rate.</summary>
+    static CurvePoint[] Curve(CasePoint[][] cases, int[] draw)
+    {
+        int settings = cases[0].Length;
+        var curve = new CurvePoint[settings];
+        for (int k = 0; k < settings; k++)
+        {
+            double fidelity = 0, success = 0;
+            foreach (int i in draw)
+            {
+                if (cases[i].Length != settings) throw new ArgumentException($"Case {i} has {cases[i].Length} settings, not {settings}.");
+                fidelity += cases[i][k].Fidelity;
+                success += cases[i][k].Success ? 1 : 0;
+            }
+            curve[k] = new CurvePoint(fidelity / draw.Length, success / draw.Length);
+        }
+        return curve;
+    }
+
+    /// <summary>Linear-interpolated percentile <paramref name="q"/> of sorted values.</summary>
+    static double Percentile(double[] sorted, double q)
+    {
+        double at = q * (sorted.Length - 1);
+        int lo = (int)Math.Floor(at), hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
     }
 
     /// <summary>The best success among the points at least as faithful as <paramref name="fidelity"/>.</summary>

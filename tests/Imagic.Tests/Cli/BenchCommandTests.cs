@@ -25,6 +25,9 @@ public class BenchCommandTests
         // The Imagic overrides reach the run, as its header reports them.
         Assert.Contains("guidance 4 (inversion: swept), guidance rescale 0.5", summary);
         Assert.Contains("stage A 1 steps × 1 at lr 0.003, stage B (full) 1 steps × 2 at lr 0.0004, stratified timesteps", summary);
+        // One case is too few to resample: the curve table says so rather than print an interval of one.
+        Assert.Contains("| 95 % interval |", summary);
+        Assert.Matches(@"\| sdedit \| SSIM to the input \| [^|]+ \| [^|]+ \| – \|", summary);
     }
 
     static string WriteOptions(string dir, string json)
