@@ -154,7 +154,7 @@ public sealed class ImagicEditor : IDisposable
     }
 
     /// <summary>Stage C, shared by every sample this editor draws (the empty prompt is encoded once).</summary>
-    public InterpolationSampling Sampling => _sampling ??= new InterpolationSampling(_pipe, Options.Sampling, Options.GuidanceAt);
+    public InterpolationSampling Sampling => _sampling ??= new InterpolationSampling(_pipe, Options.Sampling, Options.GuidanceAt, Options.GuidanceNegative);
 
     /// <summary>
     /// Stage C at every η of <paramref name="etas"/> from the noise of <paramref name="sampleSeed"/> (or, with

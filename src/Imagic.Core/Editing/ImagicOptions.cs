@@ -106,8 +106,17 @@ public sealed record ImagicOptions
     {
         Seed = 0, EtaSweep = null!, Eta = 0, CheckpointEvery = 0, SamplingSteps = 0, GuidanceScale = 0, GuidanceRescale = 0, DdimEta = 0,
         SamplingStart = SamplingStart.Noise, NoiseFromEta = null, GuidanceRamp = null, Forget = UNetHalf.None, ForgetPower = 0,
-        Mask = EditMaskMode.None, ShareAttention = 0,
+        Mask = EditMaskMode.None, ShareAttention = 0, GuidanceNegative = GuidanceNegative.Empty,
     };
+
+    /// <summary>
+    /// Stage C: what classifier-free guidance pushes away from. <see cref="GuidanceNegative.Empty"/> (default, the paper):
+    /// the empty prompt, ε(∅) + g·(ε(e) − ε(∅)), which strengthens everything the interpolated embedding describes.
+    /// <see cref="GuidanceNegative.Reconstruction"/>: e_opt, ε(e_opt) + g·(ε(e) − ε(e_opt)), which strengthens only the
+    /// change from the embedding that reconstructs the input; at η = 0 both branches are the same and the step is
+    /// ε(e_opt). Not in the paper; see docs/imagic-tuning.md.
+    /// </summary>
+    [JsonPropertyName("guidance_negative")] public GuidanceNegative GuidanceNegative { get; init; }
 
     /// <summary>
     /// Stage C: the fraction of the sampling steps, from the first, at which every η attends with the self-attention
@@ -222,6 +231,7 @@ public sealed record ImagicOptions
             throw new ImagicException($"guidance_ramp must be above 0 and at most {MaxEta}, got {ramp}.");
         if (!(ShareAttention is >= 0 and <= 1)) throw new ImagicException($"share_attention (--share-attention) must be a fraction of the sampling steps in [0, 1], got {ShareAttention}.");
         if (!Enum.IsDefined(Forget)) throw new ImagicException($"Unknown UNet half to forget {Forget}.");
+        if (!Enum.IsDefined(GuidanceNegative)) throw new ImagicException($"Unknown guidance negative {GuidanceNegative}.");
         if (!(ForgetPower > 0 && ForgetPower <= MaxForgetPower))
             throw new ImagicException($"forget_power must be in (0, {MaxForgetPower}], got {ForgetPower}.");
         if (!(DdimEta is >= 0 and <= 1)) throw new ImagicException($"DDIM η must be in [0, 1], got {DdimEta}.");
@@ -347,6 +357,17 @@ public enum LatentEncoding
 
     /// <summary>The VAE posterior's mean.</summary>
     [JsonStringEnumMemberName("mean")] Mean,
+}
+
+/// <summary>What stage C's classifier-free guidance pushes away from (<see cref="ImagicOptions.GuidanceNegative"/>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<GuidanceNegative>))]
+public enum GuidanceNegative
+{
+    /// <summary>The empty prompt's embedding, as in the paper.</summary>
+    [JsonStringEnumMemberName("empty")] Empty,
+
+    /// <summary>e_opt, the embedding that reconstructs the input: guidance strengthens only the edit's direction.</summary>
+    [JsonStringEnumMemberName("reconstruction")] Reconstruction,
 }
 
 /// <summary>What stage C starts sampling from.</summary>

@@ -6,7 +6,7 @@ namespace Imagic.Editing;
 
 /// <summary>
 /// Stage C of Imagic (Kawar et al., CVPR 2023, §3.1, eq. 4): e = η·e_tgt + (1 − η)·e_opt, sampled with the
-/// (fine-tuned) UNet by DDIM with classifier-free guidance against the empty prompt. One sampling run serves a
+/// (fine-tuned) UNet by DDIM with classifier-free guidance against the empty prompt (or e_opt, <see cref="Negative"/>). One sampling run serves a
 /// whole list of η values from one noise, as a batch; <c>imagic edit</c>, <c>imagic sample</c> and the benchmark
 /// all sample through it, so they give the same images for the same η list, noise and settings.
 /// </summary>
@@ -22,10 +22,13 @@ public sealed class InterpolationSampling : IDisposable
 
     /// <param name="guidanceAt">The guidance scale at each η (<see cref="ImagicOptions.GuidanceAt"/>); default:
     /// <see cref="SamplingOptions.GuidanceScale"/> at every η.</param>
-    public InterpolationSampling(StableDiffusionPipeline pipe, SamplingOptions options, Func<double, double>? guidanceAt = null)
+    /// <param name="negative">What guidance pushes away from (<see cref="ImagicOptions.GuidanceNegative"/>).</param>
+    public InterpolationSampling(StableDiffusionPipeline pipe, SamplingOptions options, Func<double, double>? guidanceAt = null,
+        GuidanceNegative negative = GuidanceNegative.Empty)
     {
         _pipe = pipe;
         Options = options;
+        Negative = negative;
         _guidanceAt = guidanceAt ?? (_ => options.GuidanceScale);
         _uncond = pipe.EncodePrompt("").DetachFromDisposeScope();
     }
@@ -38,8 +41,11 @@ public sealed class InterpolationSampling : IDisposable
     /// </summary>
     public AttentionSharing? Sharing { get; set; }
 
-    /// <summary>The empty prompt's embedding that guidance pushes away from, [1, 77, D].</summary>
+    /// <summary>The empty prompt's embedding, [1, 77, D]: what guidance pushes away from unless <see cref="Negative"/> says e_opt.</summary>
     public Tensor Unconditional => _uncond;
+
+    /// <summary>What guidance pushes away from: the empty prompt or e_opt.</summary>
+    public GuidanceNegative Negative { get; }
 
     /// <summary>e = η·e_tgt + (1 − η)·e_opt.</summary>
     public static Tensor Interpolate(Tensor eTgt, Tensor eOpt, double eta) => eTgt.Times(eta).Plus(eOpt.Times(1 - eta));
@@ -74,7 +80,7 @@ public sealed class InterpolationSampling : IDisposable
             var cond = torch.cat(chunk.Select(eta => Interpolate(eTgt, eOpt, eta)).ToArray());
             var batchNoise = noise.expand(chunk.Length, -1, -1, -1).contiguous();
             using var sharing = Sharing is null ? null : Sharing.HasRecording ? Sharing.Replay(chunk.Length) : Sharing.Record();
-            chunks.Add(_pipe.Sample(cond, _uncond, batchNoise, Options, generator, progress, cancellation,
+            chunks.Add(_pipe.Sample(cond, Negative == GuidanceNegative.Reconstruction ? eOpt : _uncond, batchNoise, Options, generator, progress, cancellation,
                 guidanceScales: chunk.Select(_guidanceAt).ToArray()));
         }
         var latents = torch.cat(chunks).MoveToOuterDisposeScope();

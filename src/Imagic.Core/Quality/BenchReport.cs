@@ -178,6 +178,7 @@ public static class BenchReport
             $"stage C from {(s.Imagic.SamplingStart == SamplingStart.Inversion ? "the input's DDIM inversion under the fine-tuned model" : "the case's noise")}" +
             $"{(s.Imagic.SamplingStart == SamplingStart.Inversion && s.Imagic.NoiseFromEta is double from ? string.Create(inv, $" below η {from:G3} and from the case's noise at and above it") : "")}" +
             $"{(s.Imagic.DdimEta != 0 ? $", DDIM η {s.Imagic.DdimEta:G3}" : "")}" +
+            $"{(s.Imagic.GuidanceNegative == GuidanceNegative.Reconstruction ? ", guidance against e_opt rather than the empty prompt" : "")}" +
             $"{(s.Imagic.GuidanceRamp is double ramp ? string.Create(inv, $", guidance ramped from 1 at η = 0 to its scale at η {ramp:G3}") : "")}" +
             $"{(s.Imagic.Forget != Models.UNetHalf.None ? $", the UNet's {s.Imagic.Forget.ToString().ToLowerInvariant()} moved back toward its pretrained weights by min(η, 1){forgetPower}" : "")}" +
             $"{(s.Imagic.Mask == EditMaskMode.Auto ? ", the input's pixels kept outside the estimated edit region (mask auto)" : "")}. " +

@@ -130,6 +130,32 @@ public class ImagicEditorTests
     }
 
     [Fact]
+    public void StageC_GuidanceAgainstEOpt_IsUnguidedAtEtaZero_AndChangesTheEdit()
+    {
+        // Given a trained edit sampled at guidance 4 at every η (no ramp), against the empty prompt and against e_opt
+        var options = EditTestData.FastOptions with { EmbeddingSteps = 2, FinetuneSteps = 2, SamplingSteps = 3, GuidanceScale = 4, GuidanceRamp = null };
+        var (pipe, editor, session) = Start(options);
+        using var _p = pipe;
+        using var _e = editor;
+        using var _s = session;
+        editor.Train(session);
+        using var againstEOpt = new ImagicEditor(pipe, options with { GuidanceNegative = GuidanceNegative.Reconstruction });
+        using var unguided = new ImagicEditor(pipe, options with { GuidanceScale = 1 });
+
+        // When each samples η = 0 and η = 1
+        using var empty = editor.SampleLatents(session, [0, 1], sampleSeed: 5);
+        using var eOpt = againstEOpt.SampleLatents(session, [0, 1], sampleSeed: 5);
+        using var plain = unguided.SampleLatents(session, [0], sampleSeed: 5);
+
+        // Then against e_opt, η = 0's two branches are one and guidance vanishes (against the empty prompt it does not),
+        // while η = 1 is guided away from e_opt instead of the empty prompt
+        Assert.True(eOpt.narrow(0, 0, 1).allclose(plain, rtol: 1e-4, atol: 1e-4),
+            $"η = 0 differs from the unguided sample by {(eOpt.narrow(0, 0, 1) - plain).abs().max().item<float>()}");
+        Assert.False(empty.narrow(0, 0, 1).allclose(plain, rtol: 1e-4, atol: 1e-4), "guidance changed nothing at η = 0");
+        Assert.False(eOpt.narrow(0, 1, 1).allclose(empty.narrow(0, 1, 1), rtol: 1e-4, atol: 1e-4), "the negative changed nothing at η = 1");
+    }
+
+    [Fact]
     public void StageC_ForgettingTheDecoder_SamplesEtaZeroAsTunedAndEtaOneWithThePretrainedDecoder_AndKeepsTheTunedWeights()
     {
         // Given a trained edit, and an editor made before training that forgets the decoder

@@ -17,7 +17,7 @@ public class ImagicOptionsTests
     [
         "seed", "eta_sweep", "eta", "checkpoint_every", "sampling_steps", "guidance_scale", "guidance_rescale", "ddim_eta",
         "sampling_start", "noise_from_eta", "guidance_ramp", "forget", "forget_power", "mask",
-        "share_attention",
+        "share_attention", "guidance_negative",
     ];
 
     static readonly string[] Training =
