@@ -102,6 +102,22 @@ internal static class CommonOptions
         return forget;
     }
 
+    /// <summary><c>--guidance-negative empty|reconstruction</c>: stage C's <see cref="ImagicOptions.GuidanceNegative"/>; null when not given.</summary>
+    public static Option<string?> GuidanceNegative(string description)
+    {
+        var negative = new Option<string?>("--guidance-negative") { Description = description, HelpName = "empty|reconstruction" };
+        negative.AcceptOnlyFromAmong("empty", "reconstruction");
+        return negative;
+    }
+
+    /// <summary>The value of a <see cref="GuidanceNegative(string)"/> option.</summary>
+    public static Editing.GuidanceNegative? ParseGuidanceNegative(string? value) => value switch
+    {
+        null => null,
+        "reconstruction" => Editing.GuidanceNegative.Reconstruction,
+        _ => Editing.GuidanceNegative.Empty,
+    };
+
     /// <summary><c>--mask auto|none</c>: stage C's <see cref="ImagicOptions.Mask"/>; null when not given.</summary>
     public static Option<string?> Mask(string description)
     {
@@ -193,6 +209,10 @@ internal sealed class ImagicOverrides
     public Option<string?> GuidanceRamp { get; } = CommonOptions.GuidanceRamp(
         "The η at which stage C's guidance reaches --guidance; below it the scale ramps from 1 (unguided at η = 0, so η = 0 gives " +
         "the input back and small η make small changes); 'off': the full scale at every η. Default: the model's Imagic defaults, otherwise off.");
+    public Option<string?> GuidanceNegative { get; } = CommonOptions.GuidanceNegative(
+        "What stage C's guidance pushes away from: 'empty' (the empty prompt, as in the paper: strengthens everything the text " +
+        "describes) or 'reconstruction' (e_opt: strengthens only the change from the embedding that gives the input back, so " +
+        "edits come at smaller η; not in the paper). Default: the model's Imagic defaults, otherwise empty.");
     public Option<string?> Forget { get; } = CommonOptions.Forget(
         "Forgedit's forgetting in stage C: each η samples with that half of the fine-tuned UNet moved back toward its pretrained " +
         "weights by min(η, 1)^p (p: the model's forget_power, 1 unless set), so the text can change what stage B fitted there " +
@@ -217,7 +237,7 @@ internal sealed class ImagicOverrides
     public IEnumerable<Option> All => new Option[]
     {
         Seed, EmbeddingSteps, EmbeddingLr, FinetuneSteps, FinetuneLr, Finetune, LoraRank, LoraAlpha, LoraLr, GradientCheckpointing,
-        SamplingSteps, Guidance, GuidanceRescale, GuidanceRamp, Start, NoiseFromEta, Forget, Mask, ShareAttention, EtaSweep, CheckpointEvery,
+        SamplingSteps, Guidance, GuidanceRescale, GuidanceRamp, GuidanceNegative, Start, NoiseFromEta, Forget, Mask, ShareAttention, EtaSweep, CheckpointEvery,
     };
 
     /// <summary>
@@ -242,6 +262,7 @@ internal sealed class ImagicOverrides
         SamplingStart = CommonOptions.ParseStart(result.GetValue(Start)) ?? defaults.SamplingStart,
         GuidanceRamp = StageCOverrides.EtaOrOffOver(CommonOptions.ParseGuidanceRamp(result.GetValue(GuidanceRamp)), defaults.GuidanceRamp),
         NoiseFromEta = StageCOverrides.EtaOrOffOver(CommonOptions.ParseNoiseFromEta(result.GetValue(NoiseFromEta)), defaults.NoiseFromEta),
+        GuidanceNegative = CommonOptions.ParseGuidanceNegative(result.GetValue(GuidanceNegative)) ?? defaults.GuidanceNegative,
         Forget = CommonOptions.ParseForget(result.GetValue(Forget)) ?? defaults.Forget,
         Mask = CommonOptions.ParseMask(result.GetValue(Mask)) ?? defaults.Mask,
         ShareAttention = result.GetValue(ShareAttention) ?? defaults.ShareAttention,

@@ -27,6 +27,8 @@ internal static class SampleCommand
             "instead ('off': none). Default: the run's.");
         var forget = CommonOptions.Forget("Forgedit's forgetting: sample each η with that half of the fine-tuned UNet moved back toward " +
             "its pretrained weights by min(η, 1)^p, p the run's forget_power ('decoder': the text can change appearance; 'encoder': layout; 'none'). Default: the run's.");
+        var negative = CommonOptions.GuidanceNegative("What guidance pushes away from: 'empty' (the empty prompt) or 'reconstruction' " +
+            "(e_opt: only the change from the input's embedding is strengthened). Default: the run's.");
         var mask = CommonOptions.Mask("'auto' keeps the input's own pixels outside the region the edit changes (DiffEdit's mask); " +
             "'none' returns the sampled images as they are. Default: the run's.");
         var share = CommonOptions.ShareAttention("The fraction of the steps, from the first, at which every η attends with the " +
@@ -36,7 +38,7 @@ internal static class SampleCommand
             "Sample an η sweep from a trained edit run without retraining, and write each image and a labelled grid (η across, seeds down) " +
             "into a new sweep-N folder inside the run.\nExample: imagic sample runs/my-edit --eta 0.6,0.7,0.8 --seeds 3")
         {
-            run, eta, seeds, seed, steps, guidance, rescale, ramp, start, noiseFrom, forget, mask, share, threads,
+            run, eta, seeds, seed, steps, guidance, rescale, ramp, negative, start, noiseFrom, forget, mask, share, threads,
         };
         var loading = ModelLoadOptions.AddTo(command, "The run's model, if it has moved since the edit.");
         command.SetAction(result =>
@@ -54,6 +56,7 @@ internal static class SampleCommand
                 GuidanceRamp = CommonOptions.ParseGuidanceRamp(result.GetValue(ramp)),
                 Forget = CommonOptions.ParseForget(result.GetValue(forget)),
                 Mask = CommonOptions.ParseMask(result.GetValue(mask)),
+                GuidanceNegative = CommonOptions.ParseGuidanceNegative(result.GetValue(negative)),
                 ShareAttention = result.GetValue(share),
             };
             var sweep = ConsoleProgress.Run("sample", progress => EditWorkflow.SampleFromRun(result.GetValue(run)!, etas,

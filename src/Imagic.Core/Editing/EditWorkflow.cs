@@ -213,6 +213,9 @@ public sealed record StageCOverrides
     public Models.UNetHalf? Forget { get; init; }
     public EditMaskMode? Mask { get; init; }
 
+    /// <summary><see cref="ImagicOptions.GuidanceNegative"/>: what guidance pushes away from.</summary>
+    public GuidanceNegative? GuidanceNegative { get; init; }
+
     /// <summary><see cref="ImagicOptions.ShareAttention"/>: the fraction of the steps that share η = 0's self-attention.</summary>
     public double? ShareAttention { get; init; }
 
@@ -228,5 +231,6 @@ public sealed record StageCOverrides
         Forget = Forget ?? options.Forget,
         Mask = Mask ?? options.Mask,
         ShareAttention = ShareAttention ?? options.ShareAttention,
+        GuidanceNegative = GuidanceNegative ?? options.GuidanceNegative,
     };
 }

@@ -30,7 +30,7 @@ public class CommonOptionsTests
 
         var (code, _, stderr) = CliHarness.Run("edit", "--image", wide, "--prompt", "a dog", "--model", TestPaths.TinySd1, "--out", run,
             "--embedding-steps", "1", "--finetune-steps", "1", "--steps", "1", "--eta", "1", "--fit", "pad", "--finetune", "lora",
-            "--start", "inversion", "--noise-from-eta", "0.9", "--guidance-ramp", "0.8", "--forget", "decoder", "--mask", "auto", "--share-attention", "0.5", "--threads", "1");
+            "--start", "inversion", "--noise-from-eta", "0.9", "--guidance-ramp", "0.8", "--forget", "decoder", "--mask", "auto", "--share-attention", "0.5", "--guidance-negative", "reconstruction", "--threads", "1");
 
         Assert.True(code == 0, stderr);
         Assert.Equal(Imagic.Training.FinetuneMethod.Lora, EditRun.Open(run).ReadManifest().Options.FinetuneMethod);
@@ -40,6 +40,7 @@ public class CommonOptionsTests
         Assert.Equal(Imagic.Models.UNetHalf.Decoder, EditRun.Open(run).ReadManifest().Options.Forget);
         Assert.Equal(EditMaskMode.Auto, EditRun.Open(run).ReadManifest().Options.Mask);
         Assert.Equal(0.5, EditRun.Open(run).ReadManifest().Options.ShareAttention);
+        Assert.Equal(GuidanceNegative.Reconstruction, EditRun.Open(run).ReadManifest().Options.GuidanceNegative);
         // Padding keeps the whole wide photo: the top and bottom rows are the mid-grey padding.
         var input = Imagic.Imaging.ImageIO.Load(Path.Combine(run, "input.png"));
         Assert.Equal(new Imagic.Imaging.Rgb(127, 127, 127), input.GetPixel(0, 0));
@@ -58,6 +59,7 @@ public class CommonOptionsTests
     [InlineData("--mask", "everything")]
     [InlineData("--share-attention", "1.5")]
     [InlineData("--share-attention", "half")]
+    [InlineData("--guidance-negative", "source")]
     [InlineData("--finetune", "encoder")]
     public void Edit_BadSharedOptionValue_FailsNamingIt(string option, string value)
     {

@@ -45,6 +45,14 @@ public class EditWorkflowTests
     }
 
     [Fact]
+    public void StageCOverrides_GuidanceNegative_KeepsTheRunsWhenNotGiven_OrReplacesIt()
+    {
+        var run = new ImagicOptions { GuidanceNegative = GuidanceNegative.Reconstruction };
+        Assert.Equal(GuidanceNegative.Reconstruction, new StageCOverrides().ApplyTo(run).GuidanceNegative);
+        Assert.Equal(GuidanceNegative.Empty, new StageCOverrides { GuidanceNegative = GuidanceNegative.Empty }.ApplyTo(run).GuidanceNegative);
+    }
+
+    [Fact]
     public void Start_WritesEveryArtifactOfTheRun_AndLeavesTheInputUntouched()
     {
         var dir = TestPaths.NewTempDir();
