@@ -7,8 +7,9 @@ namespace Imagic.Editing;
 /// <summary>
 /// Stage C of Imagic (Kawar et al., CVPR 2023, §3.1, eq. 4): e = η·e_tgt + (1 − η)·e_opt, sampled with the
 /// (fine-tuned) UNet by DDIM with classifier-free guidance against the empty prompt (or e_opt, <see cref="Negative"/>).
-/// One sampling run serves a whole list of η values from one noise, as a batch; <c>imagic edit</c>, <c>imagic sample</c> and the benchmark
-/// all sample through it, so they give the same images for the same η list, noise and settings.
+/// One sampling run serves a whole list of η values from one noise, as a batch; <c>imagic edit</c>,
+/// <c>imagic sample</c> and the benchmark all sample through it, so they give the same images for the same η list,
+/// noise and settings.
 /// </summary>
 public sealed class InterpolationSampling : IDisposable
 {
