@@ -212,7 +212,8 @@ internal sealed class ImagicOverrides
     public Option<string?> GuidanceNegative { get; } = CommonOptions.GuidanceNegative(
         "What stage C's guidance pushes away from: 'empty' (the empty prompt, as in the paper: strengthens everything the text " +
         "describes) or 'reconstruction' (e_opt: strengthens only the change from the embedding that gives the input back, so " +
-        "edits come at smaller η; not in the paper). Default: the model's Imagic defaults, otherwise empty.");
+        "edits come at smaller η; not in the paper; on the bundled model they overshoot past η 0.9 at guidance 4, so try a lower " +
+        "--guidance and η ≤ 0.9; docs/imagic-tuning.md). Default: the model's Imagic defaults, otherwise empty.");
     public Option<string?> Forget { get; } = CommonOptions.Forget(
         "Forgedit's forgetting in stage C: each η samples with that half of the fine-tuned UNet moved back toward its pretrained " +
         "weights by min(η, 1)^p (p: the model's forget_power, 1 unless set), so the text can change what stage B fitted there " +
