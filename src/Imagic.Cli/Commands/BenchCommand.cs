@@ -71,7 +71,7 @@ internal static class BenchCommand
         };
         var etas = new Option<string?>("--etas")
         {
-            Description = "Imagic's η values, comma-separated, e.g. 0,0.3,0.5,0.7,0.9 (default: 0 to 1.2 in steps of 0.1, and of 0.05 from 0.6 to 1).",
+            Description = "Imagic's η values, comma-separated, e.g. 0,0.3,0.5,0.7,0.9 (default: 0 to 1.2 in steps of 0.1, of 0.05 from 0.6 to 1, and of 0.01 from 0.9 to 0.95: 21 values).",
         };
         var strengths = new Option<string?>("--strengths")
         {
@@ -79,7 +79,7 @@ internal static class BenchCommand
         };
         var inversionGuidance = new Option<string?>("--inversion-guidance")
         {
-            Description = "The guidance scales the DDIM-inversion baseline is swept over, comma-separated, each ≥ 1 (default: 1,1.5,2,2.5,3,4,5,7.5). " +
+            Description = "The guidance scales the DDIM-inversion baseline is swept over, comma-separated, each ≥ 1 (default: 1 to 3 in steps of 0.25, then 3.5,4,5,7.5: 13 values). " +
                 "Give every method a sweep as dense as Imagic's --etas where their curves are compared: a frontier sampled at fewer " +
                 "points is a coarser staircase.",
         };
