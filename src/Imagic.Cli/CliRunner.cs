@@ -19,7 +19,10 @@ internal static class CliRunner
                 return ParseFailure(parsed);
             // Help and version need no libtorch; loading it would make them four times slower (0.15 → 0.65 s).
             if (parsed.Action is not System.CommandLine.Help.HelpAction && parsed.Action?.GetType().DeclaringType != typeof(VersionOption))
+            {
+                HeapTuning.Apply();
                 NativeLog.QuietWarnings();
+            }
             var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
             return parsed.Invoke(config);
         }

@@ -48,6 +48,7 @@ public static class StudioApp
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         configure?.Invoke(builder);
 
+        HeapTuning.Apply();
         NativeLog.QuietWarnings();
         var app = builder.Build();
         app.Services.GetRequiredService<Studio>(); // fail now, with one line, on a bad model folder
