@@ -10,10 +10,10 @@ namespace Imagic;
 /// libtorch allocates every activation with plain <c>malloc</c>. glibc serves blocks of 128 KiB and more with
 /// <c>mmap</c> until a freed one raises its threshold, and trims the top of its heaps whenever more than twice that
 /// threshold lies free. A training step keeps its whole forward pass alive for backward and frees it at once, so
-/// with the defaults every step gives megabytes back to the kernel and takes them again, page by page. On the bundled
-/// model a stage B step (batch 8, forward, backward and Adam) took 1.3–1.4 times as long with the defaults as with
-/// these settings (<c>docs/performance.md</c>). The results are the same bit for bit: only where memory comes from
-/// changes. The cost is that the process keeps its peak heap until it exits. Set <c>IMAGIC_HEAP_TUNING=0</c> to keep
+/// with the defaults every step gives megabytes back to the kernel and takes them again, page by page. The README
+/// quickstart's edit on one thread made 3.5 times as many page faults and took 1.13–1.17 times as long with the defaults
+/// as with these settings, the two run side by side (<c>docs/performance.md</c>). The results are the same bit for bit:
+/// only where memory comes from changes. The cost is that the process keeps its peak heap until it exits. Set <c>IMAGIC_HEAP_TUNING=0</c> to keep
 /// glibc's defaults, or <c>MALLOC_*</c> / <c>GLIBC_TUNABLES</c> to choose other values (either leaves these alone).
 /// </remarks>
 public static class HeapTuning
